@@ -1,0 +1,1 @@
+//! redis-failover-probe: tells whether Redis connections survive a failover.
