@@ -1,0 +1,225 @@
+//! The command line as clap sees it: raw flags, before validation (see `settings` for the validated form).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::duration::{parse_duration, parse_positive_duration};
+
+/// Tells whether your Redis connections survive a failover.
+#[derive(Debug, Parser)]
+#[command(
+    name = "redis-failover-probe",
+    version,
+    about = "Tells whether your Redis connections survive a failover: how long each shard was down, what errors \
+             clients saw, how the topology changed, and whether a client would have recovered.",
+    after_help = crate::exit::EXIT_CODES_HELP,
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Where and how to connect.
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How probe results and inspection reports are printed on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum OutputFormat {
+    /// Tables and live progress for people.
+    #[default]
+    Table,
+    /// One JSON document on stdout and nothing else there.
+    Json,
+}
+
+/// How the tool connects to Redis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// One node, no cluster awareness.
+    Standalone,
+    /// A cluster-aware client: slot routing, MOVED/ASK, topology discovered from the seeds.
+    OssCluster,
+    /// One endpoint behind a proxy (Azure Enterprise policy): a plain client; CLUSTER commands may be refused.
+    Enterprise,
+}
+
+impl Mode {
+    /// The flag value, e.g. `oss-cluster`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Standalone => "standalone",
+            Mode::OssCluster => "oss-cluster",
+            Mode::Enterprise => "enterprise",
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Target flags shared by every subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct TargetArgs {
+    /// Redis URL: redis:// or rediss:// (TLS), optional user:password@. Repeat for several cluster seeds.
+    /// [default: redis://127.0.0.1:6379]
+    #[arg(
+        long = "url",
+        env = "REDIS_URL",
+        global = true,
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub urls: Vec<String>,
+
+    /// Connection mode. Default standalone, or oss-cluster when a profile is given (USE_CLUSTER=true also means
+    /// oss-cluster).
+    #[arg(long, env = "REDIS_MODE", global = true, value_enum)]
+    pub mode: Option<Mode>,
+
+    /// Password or access key (AUTH). Overrides one in the URL. Prefer the REDIS_ACCESS_KEY variable.
+    #[arg(long, env = "REDIS_ACCESS_KEY", global = true, hide_env_values = true)]
+    pub access_key: Option<String>,
+
+    /// ACL user name.
+    #[arg(long, env = "REDIS_USERNAME", global = true)]
+    pub user: Option<String>,
+
+    /// A named target from the profiles file (url, mode, user and the name of the variable holding the key).
+    #[arg(long, env = "PROFILE", global = true)]
+    pub profile: Option<String>,
+
+    /// The TOML profiles file [default: ./redis-failover-probe.toml, then the user's config dir].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub profiles_file: Option<PathBuf>,
+
+    /// A PEM CA bundle to verify the server certificate of rediss:// URLs.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub tls_ca: Option<PathBuf>,
+
+    /// Skip TLS certificate verification (prints a warning).
+    #[arg(long, global = true)]
+    pub insecure: bool,
+
+    /// Connect and per-command timeout.
+    #[arg(long, global = true, default_value = "1s", value_parser = parse_positive_duration, value_name = "DUR")]
+    pub timeout: Duration,
+
+    /// Output format on stdout.
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+
+    /// No colours (also when NO_COLOR is set).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// PING a few times: latency, server version, role, cluster mode and the endpoints used.
+    #[command(
+        after_help = "Example:\n  redis-failover-probe status --url redis://127.0.0.1:6379 --count 10"
+    )]
+    Status(StatusArgs),
+    /// CLUSTER INFO and CLUSTER NODES as a table.
+    #[command(
+        after_help = "Example:\n  redis-failover-probe cluster-info --mode oss-cluster --url redis://127.0.0.1:7000"
+    )]
+    ClusterInfo,
+    /// The slot map (CLUSTER SHARDS, else CLUSTER SLOTS): ranges, primaries, replicas, coverage.
+    #[command(
+        after_help = "Example:\n  redis-failover-probe slots --mode oss-cluster --output json"
+    )]
+    Slots,
+    /// Write keys with a TTL, read them back, and show which node owns and which node answered each.
+    #[command(
+        after_help = "Example:\n  redis-failover-probe test-keys --mode oss-cluster --count 30"
+    )]
+    TestKeys(TestKeysArgs),
+    /// CLIENT LIST of every node, this tool's own connections marked.
+    #[command(after_help = "Example:\n  redis-failover-probe client-list --mode oss-cluster")]
+    ClientList,
+    /// One health check (PING and a probe-key write/read on every primary), or one per --interval with --watch.
+    #[command(
+        after_help = "Example:\n  redis-failover-probe health --mode oss-cluster --watch --interval 10s"
+    )]
+    Health(HealthArgs),
+    /// The connection mode, the seed and advertised endpoints, and a failover-risk assessment.
+    #[command(after_help = "Example:\n  redis-failover-probe connection-mode --mode oss-cluster")]
+    ConnectionMode,
+}
+
+/// Flags of `status`.
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// How many PINGs to time.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub count: u32,
+}
+
+/// Flags of `test-keys`.
+#[derive(Debug, Clone, Args)]
+pub struct TestKeysArgs {
+    /// How many keys to write and read.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub count: u32,
+    /// Key prefix; each run adds its own id, so keys never collide with user data.
+    #[arg(long, default_value = "rfp:test")]
+    pub prefix: String,
+    /// Leave the keys in place (they still expire after --ttl).
+    #[arg(long)]
+    pub keep: bool,
+    /// TTL of the keys.
+    #[arg(long, default_value = "60s", value_parser = parse_positive_duration, value_name = "DUR")]
+    pub ttl: Duration,
+}
+
+/// Flags of `health`.
+#[derive(Debug, Clone, Args)]
+pub struct HealthArgs {
+    /// Repeat the check every --interval until Ctrl-C.
+    #[arg(long)]
+    pub watch: bool,
+    /// Time between checks with --watch (HEALTH_CHECK_INTERVAL is read in milliseconds, as the original tool did).
+    #[arg(long, value_parser = parse_positive_duration, value_name = "DUR")]
+    pub interval: Option<Duration>,
+    /// Stop after this many checks with --watch (default: until Ctrl-C).
+    #[arg(long)]
+    pub checks: Option<u64>,
+}
+
+/// Accepts a duration or nothing, for flags where zero is allowed (e.g. `--at 0`).
+pub fn parse_any_duration(text: &str) -> Result<Duration, String> {
+    parse_duration(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn bare_seconds_parse_as_timeout() {
+        let cli = Cli::try_parse_from(["rfp", "status", "--timeout", "2"]).unwrap();
+        assert_eq!(cli.target.timeout, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn garbage_timeout_is_refused() {
+        let err = Cli::try_parse_from(["rfp", "status", "--timeout", "soon"]).unwrap_err();
+        assert!(err.to_string().contains("not a duration"));
+    }
+}

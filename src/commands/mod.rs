@@ -1,0 +1,31 @@
+//! The subcommands: each file wires settings, the connection factory and a typed report; logic lives elsewhere.
+
+pub mod client_list;
+pub mod cluster_info;
+pub mod connection_mode;
+pub mod health;
+pub mod slots;
+pub mod status;
+pub mod test_keys;
+
+use std::sync::Arc;
+
+use crate::connect::Factory;
+use crate::error::AppResult;
+use crate::settings::Settings;
+
+/// What every subcommand gets: the validated settings and the connection factory.
+pub struct Ctx {
+    /// Validated settings.
+    pub settings: Settings,
+    /// The one connection factory.
+    pub factory: Arc<Factory>,
+}
+
+impl Ctx {
+    /// Builds the context once per run.
+    pub fn new(settings: Settings) -> AppResult<Self> {
+        let factory = Arc::new(Factory::new(settings.target.clone())?);
+        Ok(Ctx { settings, factory })
+    }
+}
