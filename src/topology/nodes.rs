@@ -123,7 +123,8 @@ fn parse_line(line: usize, text: &str) -> Result<ClusterNode, NodesParseError> {
     let link = next("link_state")?;
     let slot_fields: Vec<&str> = fields.collect();
 
-    // Address: ip:port[@cport][,hostname[,aux=value...]]
+    // Since 7.0 a `,hostname` (possibly empty) may follow the address, and 7.2 adds
+    // `,aux=value` fields after it; neither belongs to the endpoint.
     let mut parts = address.split(',');
     let hostport_bus = parts.next().unwrap_or_default();
     let hostname = parts

@@ -170,7 +170,6 @@ fn build_tag_table() -> Vec<String> {
     let mut len: u32 = 1;
     while filled < table.len() {
         for index in 0..base.pow(len) {
-            // Spell `index` in base 62 with exactly `len` digits.
             let mut rest = index;
             let mut tag = vec![0u8; len as usize];
             for byte in tag.iter_mut().rev() {
