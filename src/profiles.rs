@@ -59,7 +59,7 @@ pub fn parse(path: &Path, text: &str) -> AppResult<ProfilesFile> {
     toml::from_str(text).map_err(|e| {
         let line = e
             .span()
-            .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
         let message = e.message().trim().replace('\n', " ");
         match line {
             Some(l) => AppError::BadInput(format!(
