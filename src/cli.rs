@@ -155,6 +155,53 @@ pub enum Command {
     /// The connection mode, the seed and advertised endpoints, and a failover-risk assessment.
     #[command(after_help = "Example:\n  redis-failover-probe connection-mode --mode oss-cluster")]
     ConnectionMode,
+    /// Write and read on every shard for a while and tell whether the connection survived the failover and how
+    /// long each shard was unavailable.
+    #[command(
+        after_help = "Examples:\n  redis-failover-probe failover-recovery --mode oss-cluster --duration 300 --interval 2\n  \
+        redis-failover-probe failover-recovery --mode oss-cluster --lab kill-primary --at 5s --duration 20s"
+    )]
+    FailoverRecovery(FailoverRecoveryArgs),
+}
+
+/// Flags shared by the probing commands (failover-recovery, compare).
+#[derive(Debug, Clone, Args)]
+pub struct ProbeArgs {
+    /// How long to probe.
+    #[arg(long, default_value = "30s", value_parser = parse_positive_duration, value_name = "DUR")]
+    pub duration: Duration,
+    /// Time between probes of each target (at least 10ms).
+    #[arg(long, default_value = "1s", value_parser = parse_positive_duration, value_name = "DUR")]
+    pub interval: Duration,
+    /// Probe key prefix (keys also carry the run id and a TTL).
+    #[arg(long, default_value = "rfp:")]
+    pub prefix: String,
+    /// TTL of the probe keys.
+    #[arg(long, default_value = "60s", value_parser = parse_positive_duration, value_name = "DUR")]
+    pub ttl: Duration,
+    /// Fail when any outage is longer than this.
+    #[arg(long, value_parser = parse_positive_duration, value_name = "DUR")]
+    pub max_outage: Option<Duration>,
+    /// Write every event (probes, client events, topology, lab) as JSON lines to FILE, flushed per event.
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+    /// Probe with GET only (for caches where writes are not allowed).
+    #[arg(long)]
+    pub read_only: bool,
+    /// How often the topology is polled (oss-cluster).
+    #[arg(long, default_value = "1s", value_parser = parse_positive_duration, value_name = "DUR")]
+    pub topology_interval: Duration,
+}
+
+/// Flags of `failover-recovery`.
+#[derive(Debug, Clone, Args)]
+pub struct FailoverRecoveryArgs {
+    /// Probe flags.
+    #[command(flatten)]
+    pub probe: ProbeArgs,
+    /// Standalone / enterprise: how many keys to probe on the one endpoint.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub keys: u32,
 }
 
 /// Flags of `status`.

@@ -3,6 +3,7 @@
 pub mod client_list;
 pub mod cluster_info;
 pub mod connection_mode;
+pub mod failover_recovery;
 pub mod health;
 pub mod slots;
 pub mod status;
