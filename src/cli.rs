@@ -11,7 +11,7 @@ use crate::duration::{parse_duration, parse_positive_duration};
 #[derive(Debug, Parser)]
 #[command(
     name = "redis-failover-probe",
-    version,
+    version = crate::VERSION,
     about = "Tells whether your Redis connections survive a failover: how long each shard was down, what errors \
              clients saw, how the topology changed, and whether a client would have recovered.",
     after_help = crate::exit::EXIT_CODES_HELP,
@@ -162,6 +162,20 @@ pub enum Command {
         redis-failover-probe failover-recovery --mode oss-cluster --lab kill-primary --at 5s --duration 20s"
     )]
     FailoverRecovery(FailoverRecoveryArgs),
+    /// Print a shell completion script, generated from this command line.
+    #[command(
+        after_help = "Example:\n  redis-failover-probe completions bash > /etc/bash_completion.d/redis-failover-probe"
+    )]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), generated from this command line.
+    #[command(
+        after_help = "Example:\n  redis-failover-probe man > redis-failover-probe.1 && man ./redis-failover-probe.1"
+    )]
+    Man,
 }
 
 /// Flags shared by the probing commands (failover-recovery, compare).

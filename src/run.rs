@@ -30,6 +30,26 @@ pub fn main_with(cli: Cli) -> ExitCode {
 
 /// Dispatches to the subcommand.
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match &cli.command {
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(
+                *shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "redis-failover-probe",
+                &mut out,
+            );
+            crate::output::write_stdout(&String::from_utf8_lossy(&out));
+            return Ok(ExitCode::Ok);
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut out)?;
+            crate::output::write_stdout(&String::from_utf8_lossy(&out));
+            return Ok(ExitCode::Ok);
+        }
+        _ => {}
+    }
     let settings = crate::settings::resolve(&cli.target)?;
     let c = &crate::commands::Ctx::new(settings)?;
     let code = match cli.command {
@@ -43,6 +63,21 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::FailoverRecovery(args) => {
             crate::commands::failover_recovery::run(c, &args).await?
         }
+        Command::Completions { .. } | Command::Man => ExitCode::Ok,
     };
     Ok(code)
+}
+
+/// Ends the process for a clap error: help and version as clap prints them, usage errors as one line (exit 2).
+pub fn clap_exit(e: clap::Error) -> ! {
+    if !e.use_stderr() {
+        e.exit();
+    }
+    let text = e.render().to_string();
+    let line = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("error: bad arguments");
+    eprintln!("{}", crate::secret::scrub(line));
+    std::process::exit(ExitCode::BadInput.code());
 }
