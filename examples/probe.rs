@@ -56,7 +56,12 @@ async fn main() -> anyhow::Result<()> {
         cfg,
     };
     let outcome = Session::new(clock)
-        .run(vec![source], collector, Box::new(PlainView::stdout()))
+        .run(
+            vec![source],
+            collector,
+            Box::new(PlainView::stdout()),
+            Default::default(),
+        )
         .await;
     for t in outcome.collector.target_reports(outcome.elapsed) {
         println!(

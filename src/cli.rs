@@ -202,6 +202,12 @@ pub struct ProbeArgs {
     /// Probe with GET only (for caches where writes are not allowed).
     #[arg(long)]
     pub read_only: bool,
+    /// Serve Prometheus metrics at http://ADDR/metrics while the run lasts (e.g. 127.0.0.1:9464).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
+    /// Write Prometheus metrics to FILE at every heartbeat (node_exporter textfile collector).
+    #[arg(long, value_name = "FILE")]
+    pub metrics_file: Option<PathBuf>,
     /// How often the topology is polled (oss-cluster).
     #[arg(long, default_value = "1s", value_parser = parse_positive_duration, value_name = "DUR")]
     pub topology_interval: Duration,

@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod exit;
 pub mod inspect;
+pub mod metrics;
 pub mod output;
 pub mod probe;
 pub mod profiles;

@@ -112,6 +112,11 @@ pub async fn run(c: &Ctx, args: &FailoverRecoveryArgs) -> AppResult<ExitCode> {
         .as_deref()
         .map(EventLog::create)
         .transpose()?;
+    let metrics = crate::metrics::MetricsSink::start(
+        args.probe.metrics_listen.as_deref(),
+        args.probe.metrics_file.as_deref(),
+    )
+    .await?;
     let conn = c.factory.connect().await?;
     let run_id = connect::run_id();
     let cfg = plan::engine_config(&args.probe, "", c.settings.target.timeout, &run_id);
@@ -128,7 +133,7 @@ pub async fn run(c: &Ctx, args: &FailoverRecoveryArgs) -> AppResult<ExitCode> {
         topology,
         cfg,
     };
-    let outcome = session.run(vec![source], collector, view).await;
+    let outcome = session.run(vec![source], collector, view, metrics).await;
     cleanup(&conn, &keys).await;
     conn.close().await;
     let info = SourceInfo {

@@ -11,6 +11,7 @@ use super::targets::ProbeTarget;
 use crate::clock::Clock;
 use crate::connect::Connection;
 use crate::events::Event;
+use crate::metrics::MetricsSink;
 use crate::render::View;
 use crate::topology::Topology;
 
@@ -75,6 +76,7 @@ impl Session {
         sources: Vec<Source>,
         mut collector: Collector,
         mut view: Box<dyn View>,
+        metrics: MetricsSink,
     ) -> SessionOutcome {
         let Session {
             clock,
@@ -107,18 +109,26 @@ impl Session {
         let mut signal = std::pin::pin!(crate::signals::interrupted());
         let mut ticker = tokio::time::interval(Duration::from_millis(100));
         let mut probing_ended: Option<Duration> = None;
+        let mut next_metrics_write = Duration::ZERO;
         loop {
             tokio::select! {
                 ev = rx.recv() => match ev {
                     Some(ev) => {
                         for shown in collector.handle(ev) {
+                            metrics.observe(&shown);
                             view.show(&shown, &collector);
                         }
                     }
                     None => break,
                 },
                 _ = ticker.tick() => {
-                    view.tick(&collector, clock.elapsed());
+                    let elapsed = clock.elapsed();
+                    view.tick(&collector, elapsed);
+                    let heartbeat = elapsed >= next_metrics_write;
+                    if heartbeat {
+                        next_metrics_write += crate::render::HEARTBEAT;
+                    }
+                    metrics.refresh(&collector, elapsed, heartbeat);
                     if probing_ended.is_none() && engines.iter().all(|(_, _, h)| h.is_finished()) {
                         probing_ended = Some(clock.elapsed());
                     }
@@ -130,9 +140,11 @@ impl Session {
             }
         }
         for shown in collector.flush() {
+            metrics.observe(&shown);
             view.show(&shown, &collector);
         }
         view.tick(&collector, clock.elapsed());
+        metrics.refresh(&collector, clock.elapsed(), true);
         view.finish();
         let mut schedule = Vec::new();
         for (name, _conn, handle) in engines {

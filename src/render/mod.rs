@@ -11,7 +11,7 @@ use crate::events::Event;
 use crate::probe::collect::Collector;
 
 pub use live::LiveView;
-pub use plain::{describe, PlainView};
+pub use plain::{describe, PlainView, HEARTBEAT};
 
 /// Something that shows a run while it happens.
 pub trait View: Send {
