@@ -88,6 +88,20 @@ pub struct TargetArgs {
     #[arg(long, env = "REDIS_ACCESS_KEY", global = true, hide_env_values = true)]
     pub access_key: Option<String>,
 
+    /// A command that prints the password, e.g. an Entra ID access-token query; run again before it expires.
+    #[arg(
+        long,
+        env = "REDIS_PASSWORD_COMMAND",
+        global = true,
+        value_name = "CMD",
+        hide_env_values = true
+    )]
+    pub password_command: Option<String>,
+
+    /// How often --password-command is run again (connections re-authenticate).
+    #[arg(long, global = true, default_value = "45m", value_parser = parse_positive_duration, value_name = "DUR")]
+    pub password_refresh: Duration,
+
     /// ACL user name.
     #[arg(long, env = "REDIS_USERNAME", global = true)]
     pub user: Option<String>,

@@ -64,6 +64,8 @@ pub async fn quit(client: &Client) {
 pub struct Factory {
     target: Target,
     tls: Option<fred::types::config::TlsConfig>,
+    // One provider for every client, so the token is fetched once per refresh, not once per connection.
+    credentials: Option<Arc<crate::credentials::CommandCredentials>>,
 }
 
 impl Factory {
@@ -74,7 +76,18 @@ impl Factory {
         } else {
             None
         };
-        Ok(Factory { target, tls })
+        let credentials = target.password_command.as_ref().map(|cmd| {
+            Arc::new(crate::credentials::CommandCredentials::new(
+                cmd.clone(),
+                target.username.clone(),
+                target.password_refresh,
+            ))
+        });
+        Ok(Factory {
+            target,
+            tls,
+            credentials,
+        })
     }
 
     /// The target this factory connects to.
@@ -115,6 +128,10 @@ impl Factory {
             fail_fast: true,
             ..Default::default()
         };
+        let mut config = config;
+        if let Some(c) = &self.credentials {
+            config.credential_provider = Some(c.clone());
+        }
         let mut builder = Builder::from_config(config);
         builder.set_policy(reconnect_policy());
         builder.with_connection_config(|c| {

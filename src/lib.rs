@@ -8,6 +8,7 @@ pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod connect;
+pub mod credentials;
 pub mod duration;
 pub mod error;
 pub mod events;

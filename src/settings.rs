@@ -33,6 +33,10 @@ pub struct Target {
     pub timeout: Duration,
     /// The profile this target came from, if any.
     pub profile: Option<String>,
+    /// A command that prints the password (a token), run again every `password_refresh`.
+    pub password_command: Option<String>,
+    /// How often `password_command` is run again.
+    pub password_refresh: Duration,
 }
 
 impl Target {
@@ -48,6 +52,8 @@ impl Target {
             insecure: false,
             timeout: Duration::from_secs(1),
             profile: None,
+            password_command: None,
+            password_refresh: Duration::from_secs(45 * 60),
         }
     }
 
@@ -252,6 +258,11 @@ pub fn resolve_target(args: &TargetArgs) -> AppResult<Target> {
         insecure: args.insecure,
         timeout: args.timeout,
         profile: profile.map(|(n, _)| n),
+        password_command: args
+            .password_command
+            .clone()
+            .filter(|c| !c.trim().is_empty()),
+        password_refresh: args.password_refresh,
     })
 }
 
