@@ -9,10 +9,7 @@ fn main() {
         if line.starts_with("name = ") {
             in_fred = line == "name = \"fred\"";
         } else if in_fred && line.starts_with("version = ") {
-            version = line
-                .trim_start_matches("version = ")
-                .trim_matches('"')
-                .to_string();
+            version = line.trim_start_matches("version = ").trim_matches('"').to_string();
             break;
         }
     }

@@ -15,19 +15,12 @@ use redis_failover_probe::settings::{parse_url, Target};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let url = args
-        .next()
-        .unwrap_or_else(|| "redis://127.0.0.1:6379".into());
-    let duration = redis_failover_probe::duration::parse_positive_duration(
-        &args.next().unwrap_or_else(|| "5s".into()),
-    )
-    .map_err(anyhow::Error::msg)?;
+    let url = args.next().unwrap_or_else(|| "redis://127.0.0.1:6379".into());
+    let duration = redis_failover_probe::duration::parse_positive_duration(&args.next().unwrap_or_else(|| "5s".into()))
+        .map_err(anyhow::Error::msg)?;
     let parsed = parse_url(&url)?;
-    let mode = if std::env::var("REDIS_MODE").as_deref() == Ok("oss-cluster") {
-        Mode::OssCluster
-    } else {
-        Mode::Standalone
-    };
+    let mode =
+        if std::env::var("REDIS_MODE").as_deref() == Ok("oss-cluster") { Mode::OssCluster } else { Mode::Standalone };
     let target = Target {
         password: parsed.password,
         username: parsed.username,
@@ -49,20 +42,9 @@ async fn main() -> anyhow::Result<()> {
     let (targets, topology) = engine::plan(&conn, &parsed.endpoint, 1, &cfg).await;
     let clock = Clock::start();
     let collector = Collector::new(clock, duration, 40, None);
-    let source = Source {
-        conn: conn.clone(),
-        targets,
-        topology,
-        cfg,
-    };
-    let outcome = Session::new(clock)
-        .run(
-            vec![source],
-            collector,
-            Box::new(PlainView::stdout()),
-            Default::default(),
-        )
-        .await;
+    let source = Source { conn: conn.clone(), targets, topology, cfg };
+    let outcome =
+        Session::new(clock).run(vec![source], collector, Box::new(PlainView::stdout()), Default::default()).await;
     for t in outcome.collector.target_reports(outcome.elapsed) {
         println!(
             "{}: {} probes, {} failed, {} outage(s), longest {} ms, recovered: {} |{}|",

@@ -70,13 +70,7 @@ impl std::fmt::Display for Mode {
 pub struct TargetArgs {
     /// Redis URL: redis:// or rediss:// (TLS), optional user:password@. Repeat for several cluster seeds.
     /// [default: redis://127.0.0.1:6379]
-    #[arg(
-        long = "url",
-        env = "REDIS_URL",
-        global = true,
-        value_delimiter = ',',
-        hide_env_values = true
-    )]
+    #[arg(long = "url", env = "REDIS_URL", global = true, value_delimiter = ',', hide_env_values = true)]
     pub urls: Vec<String>,
 
     /// Connection mode. Default standalone, or oss-cluster when a profile is given (USE_CLUSTER=true also means
@@ -89,13 +83,7 @@ pub struct TargetArgs {
     pub access_key: Option<String>,
 
     /// A command that prints the password, e.g. an Entra ID access-token query; run again before it expires.
-    #[arg(
-        long,
-        env = "REDIS_PASSWORD_COMMAND",
-        global = true,
-        value_name = "CMD",
-        hide_env_values = true
-    )]
+    #[arg(long, env = "REDIS_PASSWORD_COMMAND", global = true, value_name = "CMD", hide_env_values = true)]
     pub password_command: Option<String>,
 
     /// How often --password-command is run again (connections re-authenticate).
@@ -139,9 +127,7 @@ pub struct TargetArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// PING a few times: latency, server version, role, cluster mode and the endpoints used.
-    #[command(
-        after_help = "Example:\n  redis-failover-probe status --url redis://127.0.0.1:6379 --count 10"
-    )]
+    #[command(after_help = "Example:\n  redis-failover-probe status --url redis://127.0.0.1:6379 --count 10")]
     Status(StatusArgs),
     /// CLUSTER INFO and CLUSTER NODES as a table.
     #[command(
@@ -149,22 +135,16 @@ pub enum Command {
     )]
     ClusterInfo,
     /// The slot map (CLUSTER SHARDS, else CLUSTER SLOTS): ranges, primaries, replicas, coverage.
-    #[command(
-        after_help = "Example:\n  redis-failover-probe slots --mode oss-cluster --output json"
-    )]
+    #[command(after_help = "Example:\n  redis-failover-probe slots --mode oss-cluster --output json")]
     Slots,
     /// Write keys with a TTL, read them back, and show which node owns and which node answered each.
-    #[command(
-        after_help = "Example:\n  redis-failover-probe test-keys --mode oss-cluster --count 30"
-    )]
+    #[command(after_help = "Example:\n  redis-failover-probe test-keys --mode oss-cluster --count 30")]
     TestKeys(TestKeysArgs),
     /// CLIENT LIST of every node, this tool's own connections marked.
     #[command(after_help = "Example:\n  redis-failover-probe client-list --mode oss-cluster")]
     ClientList,
     /// One health check (PING and a probe-key write/read on every primary), or one per --interval with --watch.
-    #[command(
-        after_help = "Example:\n  redis-failover-probe health --mode oss-cluster --watch --interval 10s"
-    )]
+    #[command(after_help = "Example:\n  redis-failover-probe health --mode oss-cluster --watch --interval 10s")]
     Health(HealthArgs),
     /// The connection mode, the seed and advertised endpoints, and a failover-risk assessment.
     #[command(after_help = "Example:\n  redis-failover-probe connection-mode --mode oss-cluster")]

@@ -25,12 +25,7 @@ pub struct CommandCredentials {
 impl CommandCredentials {
     /// A provider running `command` (through `sh -c`), refreshing every `refresh`.
     pub fn new(command: String, username: Option<String>, refresh: Duration) -> Self {
-        CommandCredentials {
-            command,
-            username,
-            refresh,
-            cache: Mutex::new(None),
-        }
+        CommandCredentials { command, username, refresh, cache: Mutex::new(None) }
     }
 
     /// Runs the command now and returns its trimmed output.
@@ -81,14 +76,8 @@ impl CommandCredentials {
 
 #[async_trait::async_trait]
 impl CredentialProvider for CommandCredentials {
-    async fn fetch(
-        &self,
-        _server: Option<&Server>,
-    ) -> Result<(Option<String>, Option<String>), Error> {
-        let token = self
-            .token()
-            .await
-            .map_err(|e| Error::new(ErrorKind::Auth, e))?;
+    async fn fetch(&self, _server: Option<&Server>) -> Result<(Option<String>, Option<String>), Error> {
+        let token = self.token().await.map_err(|e| Error::new(ErrorKind::Auth, e))?;
         Ok((self.username.clone(), Some(token.expose().to_string())))
     }
 
@@ -105,33 +94,20 @@ mod tests {
     async fn the_token_is_cached_until_the_refresh_interval() {
         let dir = tempfile::tempdir().unwrap();
         let counter = dir.path().join("n");
-        let cmd = format!(
-            "echo x >> {0}; echo token-$(wc -l < {0})",
-            counter.display()
-        );
+        let cmd = format!("echo x >> {0}; echo token-$(wc -l < {0})", counter.display());
         let c = CommandCredentials::new(cmd, None, Duration::from_millis(200));
         assert_eq!(c.token().await.unwrap().expose(), "token-1");
         assert_eq!(c.token().await.unwrap().expose(), "token-1");
         tokio::time::sleep(Duration::from_millis(250)).await;
         assert_eq!(c.token().await.unwrap().expose(), "token-2");
-        assert_eq!(
-            crate::secret::scrub("auth token-2 failed"),
-            "auth *** failed"
-        );
+        assert_eq!(crate::secret::scrub("auth token-2 failed"), "auth *** failed");
     }
 
     #[tokio::test]
     async fn a_failing_command_is_one_clear_line() {
-        let c = CommandCredentials::new(
-            "echo nope >&2; exit 3".into(),
-            None,
-            Duration::from_secs(60),
-        );
+        let c = CommandCredentials::new("echo nope >&2; exit 3".into(), None, Duration::from_secs(60));
         let e = c.token().await.unwrap_err();
-        assert!(
-            e.contains("--password-command failed") && e.contains("nope"),
-            "{e}"
-        );
+        assert!(e.contains("--password-command failed") && e.contains("nope"), "{e}");
         let c = CommandCredentials::new("true".into(), None, Duration::from_secs(60));
         assert!(c.token().await.unwrap_err().contains("printed nothing"));
     }

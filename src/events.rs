@@ -125,16 +125,9 @@ pub struct EventLog {
 impl EventLog {
     /// Creates (truncates) the file. Called before the run starts, so a bad path fails at once.
     pub fn create(path: &Path) -> AppResult<Self> {
-        let file = File::create(path).map_err(|e| {
-            AppError::BadInput(format!(
-                "cannot write the events file {}: {e}",
-                path.display()
-            ))
-        })?;
-        Ok(EventLog {
-            path: path.to_path_buf(),
-            out: BufWriter::new(file),
-        })
+        let file = File::create(path)
+            .map_err(|e| AppError::BadInput(format!("cannot write the events file {}: {e}", path.display())))?;
+        Ok(EventLog { path: path.to_path_buf(), out: BufWriter::new(file) })
     }
 
     /// Appends one event and flushes.

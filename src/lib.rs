@@ -28,9 +28,4 @@ pub mod tls;
 pub mod topology;
 
 /// The tool's version and the fred version it was built with, for `--version`.
-pub const VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
-    " (fred ",
-    env!("RFP_FRED_VERSION"),
-    ")"
-);
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (fred ", env!("RFP_FRED_VERSION"), ")");

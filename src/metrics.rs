@@ -87,85 +87,36 @@ impl Metrics {
         });
         let client_events = Family::<KindLabels, Counter>::default();
         let lab_events = Family::<KindLabels, Counter>::default();
-        registry.register(
-            "probes",
-            "Probes by target and outcome (ok or error class)",
-            probes.clone(),
-        );
-        registry.register(
-            "target_down",
-            "1 while the target is in an outage",
-            down.clone(),
-        );
-        registry.register(
-            "outage_current_milliseconds",
-            "Length of the ongoing outage per target",
-            outage_ms.clone(),
-        );
+        registry.register("probes", "Probes by target and outcome (ok or error class)", probes.clone());
+        registry.register("target_down", "1 while the target is in an outage", down.clone());
+        registry.register("outage_current_milliseconds", "Length of the ongoing outage per target", outage_ms.clone());
         registry.register("outages", "Outages so far per target", outages.clone());
-        registry.register(
-            "probe_latency_seconds",
-            "SET and GET round trips",
-            latency.clone(),
-        );
-        registry.register(
-            "client_events",
-            "Events the client library reported, by kind",
-            client_events.clone(),
-        );
+        registry.register("probe_latency_seconds", "SET and GET round trips", latency.clone());
+        registry.register("client_events", "Events the client library reported, by kind", client_events.clone());
         registry.register("lab_events", "Lab steps, by kind", lab_events.clone());
-        Metrics {
-            registry,
-            probes,
-            down,
-            outage_ms,
-            outages,
-            latency,
-            client_events,
-            lab_events,
-        }
+        Metrics { registry, probes, down, outage_ms, outages, latency, client_events, lab_events }
     }
 
     /// Counts one event (probe results are counted when the collector shows them, in scheduled order).
     pub fn observe(&self, ev: &Event) {
         match ev {
             Event::Probe(p) => {
-                let outcome = p
-                    .outcome
-                    .class()
-                    .map(|c| c.to_string())
-                    .unwrap_or_else(|| "ok".into());
+                let outcome = p.outcome.class().map(|c| c.to_string()).unwrap_or_else(|| "ok".into());
                 self.probes
-                    .get_or_create(&OutcomeLabels {
-                        source: p.source.clone(),
-                        target: p.target.clone(),
-                        outcome,
-                    })
+                    .get_or_create(&OutcomeLabels { source: p.source.clone(), target: p.target.clone(), outcome })
                     .inc();
                 for (op, v) in [("set", p.set_ms), ("get", p.get_ms)] {
                     if let Some(ms) = v {
-                        let labels = OpLabels {
-                            source: p.source.clone(),
-                            target: p.target.clone(),
-                            op: op.into(),
-                        };
+                        let labels = OpLabels { source: p.source.clone(), target: p.target.clone(), op: op.into() };
                         self.latency.get_or_create(&labels).observe(ms / 1000.0);
                     }
                 }
             }
             Event::Client(c) => {
-                self.client_events
-                    .get_or_create(&KindLabels {
-                        kind: c.kind.clone(),
-                    })
-                    .inc();
+                self.client_events.get_or_create(&KindLabels { kind: c.kind.clone() }).inc();
             }
             Event::Lab(l) => {
-                let kind = l
-                    .get("kind")
-                    .and_then(|k| k.as_str())
-                    .unwrap_or("lab")
-                    .to_string();
+                let kind = l.get("kind").and_then(|k| k.as_str()).unwrap_or("lab").to_string();
                 self.lab_events.get_or_create(&KindLabels { kind }).inc();
             }
             _ => {}
@@ -175,23 +126,12 @@ impl Metrics {
     /// Updates the outage gauges from the collector's state.
     pub fn refresh(&self, c: &Collector, elapsed: std::time::Duration) {
         for t in c.targets() {
-            let labels = TargetLabels {
-                source: t.source.clone(),
-                target: t.name.clone(),
-            };
+            let labels = TargetLabels { source: t.source.clone(), target: t.name.clone() };
             let down = t.tracker.is_down();
             self.down.get_or_create(&labels).set(i64::from(down));
-            let ongoing = t
-                .tracker
-                .down_since()
-                .map(|s| elapsed.saturating_sub(s).as_millis() as i64)
-                .unwrap_or(0);
-            self.outage_ms
-                .get_or_create(&labels)
-                .set(if down { ongoing } else { 0 });
-            self.outages
-                .get_or_create(&labels)
-                .set(t.tracker.summary(elapsed).outages as i64);
+            let ongoing = t.tracker.down_since().map(|s| elapsed.saturating_sub(s).as_millis() as i64).unwrap_or(0);
+            self.outage_ms.get_or_create(&labels).set(if down { ongoing } else { 0 });
+            self.outages.get_or_create(&labels).set(t.tracker.summary(elapsed).outages as i64);
         }
     }
 
@@ -228,18 +168,14 @@ impl MetricsSink {
         }
         let metrics = Arc::new(Mutex::new(Metrics::new()));
         if let Some(addr) = listen {
-            let addr: SocketAddr = addr.parse().map_err(|_| {
-                AppError::BadInput(format!("--metrics-listen {addr}: expected IP:PORT"))
-            })?;
+            let addr: SocketAddr =
+                addr.parse().map_err(|_| AppError::BadInput(format!("--metrics-listen {addr}: expected IP:PORT")))?;
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .map_err(|e| AppError::BadInput(format!("--metrics-listen {addr}: {e}")))?;
             tokio::spawn(serve(listener, metrics.clone()));
         }
-        Ok(MetricsSink {
-            metrics: Some(metrics),
-            file: file.map(Path::to_path_buf),
-        })
+        Ok(MetricsSink { metrics: Some(metrics), file: file.map(Path::to_path_buf) })
     }
 
     /// Counts an event.
@@ -273,20 +209,14 @@ async fn serve(listener: tokio::net::TcpListener, metrics: Arc<Mutex<Metrics>>) 
         let metrics = metrics.clone();
         tokio::spawn(async move {
             let mut buf = [0u8; 2048];
-            let n =
-                match tokio::time::timeout(std::time::Duration::from_secs(2), sock.read(&mut buf))
-                    .await
-                {
-                    Ok(Ok(n)) => n,
-                    _ => return,
-                };
+            let n = match tokio::time::timeout(std::time::Duration::from_secs(2), sock.read(&mut buf)).await {
+                Ok(Ok(n)) => n,
+                _ => return,
+            };
             let request = String::from_utf8_lossy(&buf[..n]);
             let path = request.split_whitespace().nth(1).unwrap_or("/");
             let (status, body) = if path == "/metrics" {
-                (
-                    "200 OK",
-                    metrics.lock().map(|m| m.encode()).unwrap_or_default(),
-                )
+                ("200 OK", metrics.lock().map(|m| m.encode()).unwrap_or_default())
             } else {
                 ("404 Not Found", "try /metrics\n".to_string())
             };
@@ -316,10 +246,7 @@ mod tests {
     fn probes_are_counted_by_outcome() {
         let m = Metrics::new();
         let clock = Clock::start();
-        for outcome in [
-            ProbeOutcome::Ok,
-            ProbeOutcome::failed(ErrorClass::Timeout, Op::Set, "t"),
-        ] {
+        for outcome in [ProbeOutcome::Ok, ProbeOutcome::failed(ErrorClass::Timeout, Op::Set, "t")] {
             m.observe(&Event::Probe(ProbeEvent {
                 stamp: clock.now(),
                 source: String::new(),
@@ -333,10 +260,7 @@ mod tests {
             }));
         }
         let text = m.encode();
-        assert!(
-            text.contains(r#"rfp_probes_total{source="",target="slots 0",outcome="ok"} 1"#),
-            "{text}"
-        );
+        assert!(text.contains(r#"rfp_probes_total{source="",target="slots 0",outcome="ok"} 1"#), "{text}");
         assert!(text.contains(r#"outcome="timeout"} 1"#), "{text}");
         assert!(text.contains("rfp_probe_latency_seconds_bucket"), "{text}");
     }

@@ -5,11 +5,7 @@ use crate::exit::ExitCode;
 
 /// Runs a parsed command line to completion and returns the exit code; errors are printed here, once.
 pub fn main_with(cli: Cli) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -60,9 +56,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ClientList => crate::commands::client_list::run(c).await?,
         Command::Health(args) => crate::commands::health::run(c, &args).await?,
         Command::ConnectionMode => crate::commands::connection_mode::run(c).await?,
-        Command::FailoverRecovery(args) => {
-            crate::commands::failover_recovery::run(c, &args).await?
-        }
+        Command::FailoverRecovery(args) => crate::commands::failover_recovery::run(c, &args).await?,
         Command::Completions { .. } | Command::Man => ExitCode::Ok,
     };
     Ok(code)
@@ -74,10 +68,7 @@ pub fn clap_exit(e: clap::Error) -> ! {
         e.exit();
     }
     let text = e.render().to_string();
-    let line = text
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("error: bad arguments");
+    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("error: bad arguments");
     eprintln!("{}", crate::secret::scrub(line));
     std::process::exit(ExitCode::BadInput.code());
 }

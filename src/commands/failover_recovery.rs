@@ -28,22 +28,10 @@ pub fn summarize(
     let named: Vec<(String, crate::probe::TargetSummary)> = targets
         .iter()
         .map(|t| {
-            (
-                if t.source.is_empty() {
-                    t.name.clone()
-                } else {
-                    format!("{}/{}", t.source, t.name)
-                },
-                t.summary.clone(),
-            )
+            (if t.source.is_empty() { t.name.clone() } else { format!("{}/{}", t.source, t.name) }, t.summary.clone())
         })
         .collect();
-    let verdict = judge(
-        &named,
-        &VerdictPolicy {
-            max_outage: args.max_outage,
-        },
-    );
+    let verdict = judge(&named, &VerdictPolicy { max_outage: args.max_outage });
     RunSummary {
         command: command.to_string(),
         version: env!("CARGO_PKG_VERSION").to_string(),
@@ -62,10 +50,7 @@ pub fn summarize(
         schedule: outcome
             .schedule
             .iter()
-            .map(|(s, st)| SourceSchedule {
-                source: s.clone(),
-                stats: st.clone(),
-            })
+            .map(|(s, st)| SourceSchedule { source: s.clone(), stats: st.clone() })
             .collect(),
         verdict,
     }
@@ -75,9 +60,7 @@ pub fn summarize(
 pub fn finish(c: &Ctx, summary: &RunSummary, log_error: Option<&str>) -> ExitCode {
     match c.settings.output {
         crate::cli::OutputFormat::Json => output::println(&output::to_json(summary)),
-        crate::cli::OutputFormat::Table => {
-            output::println(report::render_table(summary).trim_end())
-        }
+        crate::cli::OutputFormat::Table => output::println(report::render_table(summary).trim_end()),
     }
     if let Some(e) = log_error {
         eprintln!("warning: {e}");
@@ -95,44 +78,27 @@ pub fn finish(c: &Ctx, summary: &RunSummary, log_error: Option<&str>) -> ExitCod
 pub async fn cleanup(conn: &Connection, keys: &[String]) {
     use fred::prelude::*;
     for key in keys {
-        let _ = tokio::time::timeout(
-            std::time::Duration::from_secs(1),
-            conn.client.del::<i64, _>(key),
-        )
-        .await;
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), conn.client.del::<i64, _>(key)).await;
     }
 }
 
 /// Runs `failover-recovery`.
 pub async fn run(c: &Ctx, args: &FailoverRecoveryArgs) -> AppResult<ExitCode> {
     plan::validate(&args.probe)?;
-    let log = args
-        .probe
-        .events
-        .as_deref()
-        .map(EventLog::create)
-        .transpose()?;
-    let metrics = crate::metrics::MetricsSink::start(
-        args.probe.metrics_listen.as_deref(),
-        args.probe.metrics_file.as_deref(),
-    )
-    .await?;
+    let log = args.probe.events.as_deref().map(EventLog::create).transpose()?;
+    let metrics =
+        crate::metrics::MetricsSink::start(args.probe.metrics_listen.as_deref(), args.probe.metrics_file.as_deref())
+            .await?;
     let conn = c.factory.connect().await?;
     let run_id = connect::run_id();
     let cfg = plan::engine_config(&args.probe, "", c.settings.target.timeout, &run_id);
-    let (targets, topology) =
-        engine::plan(&conn, &c.settings.target.seeds[0], args.keys as usize, &cfg).await;
+    let (targets, topology) = engine::plan(&conn, &c.settings.target.seeds[0], args.keys as usize, &cfg).await;
     let keys: Vec<String> = targets.iter().map(|t| t.key.clone()).collect();
     let clock = Clock::start();
     let session = Session::new(clock);
     let collector = Collector::new(clock, args.probe.duration, plan::STRIP_WIDTH, log);
     let view = crate::render::choose(c.settings.output, args.probe.duration, "failover-recovery");
-    let source = Source {
-        conn: conn.clone(),
-        targets,
-        topology,
-        cfg,
-    };
+    let source = Source { conn: conn.clone(), targets, topology, cfg };
     let outcome = session.run(vec![source], collector, view, metrics).await;
     cleanup(&conn, &keys).await;
     conn.close().await;
@@ -142,13 +108,6 @@ pub async fn run(c: &Ctx, args: &FailoverRecoveryArgs) -> AppResult<ExitCode> {
         client: "fred".into(),
         endpoints: c.settings.target.display_urls(),
     };
-    let summary = summarize(
-        "failover-recovery",
-        vec![info],
-        &args.probe,
-        &clock,
-        &outcome,
-        None,
-    );
+    let summary = summarize("failover-recovery", vec![info], &args.probe, &clock, &outcome, None);
     Ok(finish(c, &summary, outcome.collector.log_error.as_deref()))
 }

@@ -7,9 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{
-    LatencyStats, LatencySummary, OutageTracker, TargetSummary, TimelineStrip, Transition,
-};
+use super::{LatencyStats, LatencySummary, OutageTracker, TargetSummary, TimelineStrip, Transition};
 use crate::clock::{Clock, Stamp};
 use crate::events::{Event, EventLog, NoticeEvent, OutageEvent, ProbeEvent};
 use crate::topology::TopologyChange;
@@ -220,12 +218,7 @@ impl Collector {
             }
             Event::Outage(o) => out.push(Event::Outage(o)),
         }
-        for derived in out
-            .iter()
-            .filter(|e| matches!(e, Event::Outage(_)))
-            .cloned()
-            .collect::<Vec<_>>()
-        {
+        for derived in out.iter().filter(|e| matches!(e, Event::Outage(_))).cloned().collect::<Vec<_>>() {
             self.log(&derived);
         }
         out
@@ -273,9 +266,7 @@ impl Collector {
         if let Some(tr) = transition {
             let (transition, at, class, length_ms) = match tr {
                 Transition::Started { at, class } => ("started", at, Some(class), None),
-                Transition::Ended { ended, length, .. } => {
-                    ("ended", ended, None, Some(length.as_millis() as u64))
-                }
+                Transition::Ended { ended, length, .. } => ("ended", ended, None, Some(length.as_millis() as u64)),
             };
             out.push(Event::Outage(OutageEvent {
                 stamp: self.clock.stamp_at(self.clock.origin() + at),
@@ -319,15 +310,8 @@ impl Collector {
 
 /// Periods during which at least one of the targets was down, from their windows.
 pub fn overall(reports: &[TargetReport]) -> Overall {
-    let mut spans: Vec<(u64, u64)> = reports
-        .iter()
-        .flat_map(|r| {
-            r.summary
-                .windows
-                .iter()
-                .map(|w| (w.start_ms, w.start_ms + w.length_ms))
-        })
-        .collect();
+    let mut spans: Vec<(u64, u64)> =
+        reports.iter().flat_map(|r| r.summary.windows.iter().map(|w| (w.start_ms, w.start_ms + w.length_ms))).collect();
     spans.sort();
     let mut merged: Vec<(u64, u64)> = Vec::new();
     for (s, e) in spans {
@@ -342,10 +326,7 @@ pub fn overall(reports: &[TargetReport]) -> Overall {
         outages: merged.len() as u64,
         longest_outage_ms: merged.iter().map(|(s, e)| e - s).max().unwrap_or(0),
         total_unavailable_ms: merged.iter().map(|(s, e)| e - s).sum(),
-        first_failure_ms: reports
-            .iter()
-            .filter_map(|r| r.summary.first_failure_ms)
-            .min(),
+        first_failure_ms: reports.iter().filter_map(|r| r.summary.first_failure_ms).min(),
         recovered: reports.iter().all(|r| r.summary.recovered),
     }
 }
@@ -403,14 +384,7 @@ mod tests {
         for (seq, ok) in [(0, true), (1, false), (2, false), (3, true)] {
             c.handle(probe(&clock, seq, ok));
         }
-        for (seq, ok) in [
-            (0u64, true),
-            (1, true),
-            (2, false),
-            (3, false),
-            (4, false),
-            (5, true),
-        ] {
+        for (seq, ok) in [(0u64, true), (1, true), (2, false), (3, false), (4, false), (5, true)] {
             let mut e = probe(&clock, seq, ok);
             if let Event::Probe(p) = &mut e {
                 p.target = "u".into();
@@ -434,10 +408,6 @@ mod tests {
         assert_eq!(c.targets()[0].tracker.probes(), 1);
         c.flush();
         assert_eq!(c.targets()[0].tracker.probes(), 2);
-        assert!(
-            !c.target_reports(Duration::from_secs(1))[0]
-                .summary
-                .recovered
-        );
+        assert!(!c.target_reports(Duration::from_secs(1))[0].summary.recovered);
     }
 }

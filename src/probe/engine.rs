@@ -72,10 +72,7 @@ pub async fn plan(
             }
         }
     }
-    (
-        targets::for_endpoint(seed, keys, &cfg.prefix, &cfg.run_id),
-        None,
-    )
+    (targets::for_endpoint(seed, keys, &cfg.prefix, &cfg.run_id), None)
 }
 
 /// Runs the engine until the duration has passed or `stop` turns true. Probe, client and topology events go to
@@ -140,15 +137,7 @@ pub async fn run(
             let cfg = cfg.clone();
             in_flight.spawn(async move {
                 let value = format!("{}:{seq}", cfg.run_id);
-                let r = exec::write_read(
-                    &client,
-                    &target.key,
-                    &value,
-                    cfg.ttl,
-                    cfg.timeout,
-                    cfg.read_only,
-                )
-                .await;
+                let r = exec::write_read(&client, &target.key, &value, cfg.ttl, cfg.timeout, cfg.read_only).await;
                 let _ = tx.send(Event::Probe(ProbeEvent {
                     stamp: clock.stamp_at(due),
                     source: cfg.source.clone(),
@@ -190,20 +179,12 @@ fn ms(d: Duration) -> f64 {
 /// The node the client will route each target's key to, from its cached slot map (one copy per tick).
 fn routes_for(conn: &Connection, targets: &[ProbeTarget]) -> Vec<Option<String>> {
     if conn.mode != Mode::OssCluster {
-        return targets
-            .iter()
-            .map(|t| t.endpoint.as_ref().map(|e| e.to_string()))
-            .collect();
+        return targets.iter().map(|t| t.endpoint.as_ref().map(|e| e.to_string())).collect();
     }
     let state = conn.client.cached_cluster_state();
     targets
         .iter()
-        .map(|t| {
-            state
-                .as_ref()
-                .and_then(|s| s.get_server(t.slot))
-                .map(|s| format!("{}:{}", s.host, s.port))
-        })
+        .map(|t| state.as_ref().and_then(|s| s.get_server(t.slot)).map(|s| format!("{}:{}", s.host, s.port)))
         .collect()
 }
 
@@ -232,11 +213,8 @@ fn spawn_client_forwarders(
             loop {
                 match rx.recv().await {
                     Ok(server) => {
-                        let _ = tx.send(mk(
-                            "reconnected",
-                            Some(format!("{}:{}", server.host, server.port)),
-                            String::new(),
-                        ));
+                        let _ =
+                            tx.send(mk("reconnected", Some(format!("{}:{}", server.host, server.port)), String::new()));
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                     Err(_) => break,
@@ -269,8 +247,7 @@ fn spawn_client_forwarders(
             loop {
                 match rx.recv().await {
                     Ok(changes) => {
-                        let detail =
-                            format!("{} change(s) to the client's slot map", changes.len());
+                        let detail = format!("{} change(s) to the client's slot map", changes.len());
                         let _ = tx.send(mk("topology_resync", None, detail));
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
@@ -322,11 +299,8 @@ async fn watch_topology(
         if let Some(prev) = &last {
             let changes = topology::diff(prev, &topo);
             if !changes.is_empty() {
-                let _ = tx.send(Event::Topology(TopologyEvent {
-                    stamp: clock.now(),
-                    source: cfg.source.clone(),
-                    changes,
-                }));
+                let _ =
+                    tx.send(Event::Topology(TopologyEvent { stamp: clock.now(), source: cfg.source.clone(), changes }));
                 let current = targets_tx.borrow().clone();
                 let _ = targets_tx.send(targets::replan(&current, &topo, &cfg.prefix, &cfg.run_id));
             }

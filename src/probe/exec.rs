@@ -26,10 +26,7 @@ async fn bounded<T>(
 ) -> Result<T, fred::error::Error> {
     match tokio::time::timeout(timeout + Duration::from_millis(50), fut).await {
         Ok(r) => r,
-        Err(_) => Err(fred::error::Error::new(
-            fred::error::ErrorKind::Timeout,
-            "probe timed out",
-        )),
+        Err(_) => Err(fred::error::Error::new(fred::error::ErrorKind::Timeout, "probe timed out")),
     }
 }
 
@@ -42,22 +39,12 @@ pub async fn write_read(
     timeout: Duration,
     read_only: bool,
 ) -> ProbeResult {
-    let mut result = ProbeResult {
-        outcome: ProbeOutcome::Ok,
-        set_latency: None,
-        get_latency: None,
-    };
+    let mut result = ProbeResult { outcome: ProbeOutcome::Ok, set_latency: None, get_latency: None };
     if !read_only {
         let start = Instant::now();
         let set = bounded(
             timeout,
-            client.set::<(), _, _>(
-                key,
-                value,
-                Some(Expiration::PX(ttl.as_millis().max(1) as i64)),
-                None,
-                false,
-            ),
+            client.set::<(), _, _>(key, value, Some(Expiration::PX(ttl.as_millis().max(1) as i64)), None, false),
         )
         .await;
         match set {

@@ -25,14 +25,10 @@ pub fn validate(args: &ProbeArgs) -> AppResult<()> {
         )));
     }
     if args.prefix.is_empty() {
-        return Err(AppError::BadInput(
-            "--prefix must not be empty: probe keys need their own namespace".into(),
-        ));
+        return Err(AppError::BadInput("--prefix must not be empty: probe keys need their own namespace".into()));
     }
     if args.ttl < args.interval * 2 {
-        return Err(AppError::BadInput(
-            "--ttl must be at least twice --interval".into(),
-        ));
+        return Err(AppError::BadInput("--ttl must be at least twice --interval".into()));
     }
     if let Some(path) = &args.events {
         crate::events::check_writable(path, "events file")?;
@@ -41,12 +37,7 @@ pub fn validate(args: &ProbeArgs) -> AppResult<()> {
 }
 
 /// Engine settings for one source.
-pub fn engine_config(
-    args: &ProbeArgs,
-    source: &str,
-    timeout: Duration,
-    run_id: &str,
-) -> EngineConfig {
+pub fn engine_config(args: &ProbeArgs, source: &str, timeout: Duration, run_id: &str) -> EngineConfig {
     EngineConfig {
         source: source.to_string(),
         interval: args.interval,

@@ -52,12 +52,7 @@ impl Session {
     pub fn new(clock: Clock) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let (stop_tx, _) = watch::channel(false);
-        Session {
-            clock,
-            tx,
-            rx,
-            stop_tx,
-        }
+        Session { clock, tx, rx, stop_tx }
     }
 
     /// A sender for another producer; the session ends only when every sender is gone.
@@ -78,12 +73,7 @@ impl Session {
         mut view: Box<dyn View>,
         metrics: MetricsSink,
     ) -> SessionOutcome {
-        let Session {
-            clock,
-            tx,
-            mut rx,
-            stop_tx,
-        } = self;
+        let Session { clock, tx, mut rx, stop_tx } = self;
         for s in &sources {
             for t in &s.targets {
                 collector.add_target(&s.cfg.source, &t.name);
@@ -93,15 +83,8 @@ impl Session {
         for s in sources {
             let name = s.cfg.source.clone();
             let conn = s.conn.clone();
-            let handle = tokio::spawn(engine::run(
-                s.conn,
-                s.targets,
-                s.topology,
-                s.cfg,
-                clock,
-                tx.clone(),
-                stop_tx.subscribe(),
-            ));
+            let handle =
+                tokio::spawn(engine::run(s.conn, s.targets, s.topology, s.cfg, clock, tx.clone(), stop_tx.subscribe()));
             engines.push((name, conn, handle));
         }
         drop(tx);
@@ -152,11 +135,6 @@ impl Session {
                 schedule.push((name, stats));
             }
         }
-        SessionOutcome {
-            collector,
-            schedule,
-            elapsed: probing_ended.unwrap_or_else(|| clock.elapsed()),
-            interrupted,
-        }
+        SessionOutcome { collector, schedule, elapsed: probing_ended.unwrap_or_else(|| clock.elapsed()), interrupted }
     }
 }

@@ -31,26 +31,16 @@ impl LiveView {
                 .progress_chars("=> "),
         );
         main.set_prefix(title.to_string());
-        LiveView {
-            multi,
-            main,
-            rows: HashMap::new(),
-            duration,
-        }
+        LiveView { multi, main, rows: HashMap::new(), duration }
     }
 
     fn row(&mut self, source: &str, name: &str) -> &ProgressBar {
         let multi = &self.multi;
-        self.rows
-            .entry((source.to_string(), name.to_string()))
-            .or_insert_with(|| {
-                let bar = multi.add(ProgressBar::new_spinner());
-                bar.set_style(
-                    ProgressStyle::with_template("  {msg}")
-                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-                );
-                bar
-            })
+        self.rows.entry((source.to_string(), name.to_string())).or_insert_with(|| {
+            let bar = multi.add(ProgressBar::new_spinner());
+            bar.set_style(ProgressStyle::with_template("  {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+            bar
+        })
     }
 }
 
@@ -69,44 +59,29 @@ impl View for LiveView {
         let probes: u64 = c.targets().iter().map(|t| t.tracker.probes()).sum();
         let failed: u64 = c.targets().iter().map(|t| t.tracker.failures()).sum();
         let down = c.targets().iter().filter(|t| t.tracker.is_down()).count();
-        self.main
-            .set_position(elapsed.min(self.duration).as_millis() as u64);
+        self.main.set_position(elapsed.min(self.duration).as_millis() as u64);
         self.main.set_message(format!(
             "{} / {}  probes {probes}  failed {failed}  {}",
             fmt_ms(elapsed.as_millis() as u64),
             fmt_ms(self.duration.as_millis() as u64),
-            if down == 0 {
-                "all up".to_string()
-            } else {
-                format!("{down} DOWN")
-            }
+            if down == 0 { "all up".to_string() } else { format!("{down} DOWN") }
         ));
         for t in c.targets() {
             let state = if t.tracker.is_down() {
                 let since = t.tracker.down_since().unwrap_or_default();
-                format!(
-                    "DOWN for {}",
-                    fmt_ms(elapsed.saturating_sub(since).as_millis() as u64)
-                )
+                format!("DOWN for {}", fmt_ms(elapsed.saturating_sub(since).as_millis() as u64))
             } else if t.tracker.probes() == 0 {
                 "waiting".to_string()
             } else {
                 "up".to_string()
             };
-            let name = if t.source.is_empty() {
-                t.name.clone()
-            } else {
-                format!("{}/{}", t.source, t.name)
-            };
+            let name = if t.source.is_empty() { t.name.clone() } else { format!("{}/{}", t.source, t.name) };
             let msg = format!(
                 "{name:<28} {:<22} {state:<16} last {}",
                 t.last_node.clone().unwrap_or_else(|| "-".into()),
-                t.last_latency_ms
-                    .map(|l| format!("{l:.2}ms"))
-                    .unwrap_or_else(|| "-".into()),
+                t.last_latency_ms.map(|l| format!("{l:.2}ms")).unwrap_or_else(|| "-".into()),
             );
-            self.row(&t.source.clone(), &t.name.clone())
-                .set_message(msg);
+            self.row(&t.source.clone(), &t.name.clone()).set_message(msg);
         }
     }
 

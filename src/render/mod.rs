@@ -27,9 +27,7 @@ pub trait View: Send {
 /// (to stderr when stdout carries JSON, so stdout holds one document and nothing else).
 pub fn choose(output: OutputFormat, duration: Duration, title: &str) -> Box<dyn View> {
     match output {
-        OutputFormat::Table if crate::output::stdout_is_terminal() => {
-            Box::new(LiveView::new(duration, title))
-        }
+        OutputFormat::Table if crate::output::stdout_is_terminal() => Box::new(LiveView::new(duration, title)),
         OutputFormat::Table => Box::new(PlainView::stdout()),
         OutputFormat::Json => Box::new(PlainView::stderr()),
     }

@@ -24,19 +24,12 @@ pub struct PlainView {
 impl PlainView {
     /// Lines on stdout.
     pub fn stdout() -> Self {
-        PlainView {
-            to_stderr: false,
-            next_heartbeat: HEARTBEAT,
-            last_client_line: HashMap::new(),
-        }
+        PlainView { to_stderr: false, next_heartbeat: HEARTBEAT, last_client_line: HashMap::new() }
     }
 
     /// Lines on stderr.
     pub fn stderr() -> Self {
-        PlainView {
-            to_stderr: true,
-            ..Self::stdout()
-        }
+        PlainView { to_stderr: true, ..Self::stdout() }
     }
 
     fn line(&self, text: &str) {
@@ -50,11 +43,7 @@ impl PlainView {
 }
 
 fn prefix(stamp: &Stamp) -> String {
-    format!(
-        "{} [+{:>6.1}s]",
-        time_of_day(stamp),
-        stamp.offset_ms as f64 / 1000.0
-    )
+    format!("{} [+{:>6.1}s]", time_of_day(stamp), stamp.offset_ms as f64 / 1000.0)
 }
 
 fn who(source: &str, target: &str) -> String {
@@ -88,11 +77,7 @@ pub fn describe(ev: &Event) -> Option<String> {
                     format!(
                         "{} topology{}: {c}",
                         prefix(&t.stamp),
-                        if t.source.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" ({})", t.source)
-                        }
+                        if t.source.is_empty() { String::new() } else { format!(" ({})", t.source) }
                     )
                 })
                 .collect();
@@ -101,32 +86,16 @@ pub fn describe(ev: &Event) -> Option<String> {
         Event::Client(c) => Some(format!(
             "{} client{} {}{}{}",
             prefix(&c.stamp),
-            if c.source.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", c.source)
-            },
+            if c.source.is_empty() { String::new() } else { format!(" ({})", c.source) },
             c.kind,
-            c.server
-                .as_ref()
-                .map(|s| format!(" {s}"))
-                .unwrap_or_default(),
-            if c.detail.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", c.detail)
-            }
+            c.server.as_ref().map(|s| format!(" {s}")).unwrap_or_default(),
+            if c.detail.is_empty() { String::new() } else { format!(": {}", c.detail) }
         )),
         Event::Lab(l) => {
-            let stamp: Option<Stamp> = l
-                .get("stamp")
-                .and_then(|s| serde_json::from_value(s.clone()).ok());
+            let stamp: Option<Stamp> = l.get("stamp").and_then(|s| serde_json::from_value(s.clone()).ok());
             let kind = l.get("kind").and_then(|k| k.as_str()).unwrap_or("lab");
             let detail = l.get("detail").and_then(|k| k.as_str()).unwrap_or("");
-            Some(format!(
-                "{} lab {kind}: {detail}",
-                stamp.as_ref().map(prefix).unwrap_or_default()
-            ))
+            Some(format!("{} lab {kind}: {detail}", stamp.as_ref().map(prefix).unwrap_or_default()))
         }
         Event::Notice(n) => Some(format!("{} {}: {}", prefix(&n.stamp), n.kind, n.detail)),
         Event::Probe(_) => None,
@@ -143,20 +112,12 @@ pub fn heartbeat(c: &Collector, elapsed: Duration) -> String {
         .filter(|t| t.tracker.is_down())
         .map(|t| {
             let since = t.tracker.down_since().unwrap_or_default();
-            format!(
-                "{} (for {})",
-                who(&t.source, &t.name),
-                fmt_ms(elapsed.saturating_sub(since).as_millis() as u64)
-            )
+            format!("{} (for {})", who(&t.source, &t.name), fmt_ms(elapsed.saturating_sub(since).as_millis() as u64))
         })
         .collect();
     format!(
         "heartbeat: {probes} probes, {failed} failed; down: {}",
-        if down.is_empty() {
-            "none".to_string()
-        } else {
-            down.join(", ")
-        }
+        if down.is_empty() { "none".to_string() } else { down.join(", ") }
     )
 }
 
@@ -181,10 +142,7 @@ impl View for PlainView {
         if elapsed >= self.next_heartbeat {
             self.next_heartbeat += HEARTBEAT;
             let wall = crate::clock::wall_string(std::time::SystemTime::now());
-            let stamp = Stamp {
-                wall,
-                offset_ms: elapsed.as_millis() as u64,
-            };
+            let stamp = Stamp { wall, offset_ms: elapsed.as_millis() as u64 };
             self.line(&format!("{} {}", prefix(&stamp), heartbeat(c, elapsed)));
         }
     }

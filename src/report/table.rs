@@ -19,22 +19,13 @@ pub fn render_table(s: &RunSummary) -> String {
         "error classes",
     ]);
     for r in &s.targets {
-        let name = if r.source.is_empty() {
-            r.name.clone()
-        } else {
-            format!("{}/{}", r.source, r.name)
-        };
+        let name = if r.source.is_empty() { r.name.clone() } else { format!("{}/{}", r.source, r.name) };
         let node = match (&r.first_node, &r.last_node) {
             (Some(a), Some(b)) if a != b => format!("{a} -> {b}"),
             (_, Some(b)) => b.clone(),
             _ => "-".into(),
         };
-        let classes: Vec<String> = r
-            .summary
-            .failures_by_class
-            .iter()
-            .map(|(c, n)| format!("{c} {n}"))
-            .collect();
+        let classes: Vec<String> = r.summary.failures_by_class.iter().map(|(c, n)| format!("{c} {n}")).collect();
         t.add_row(vec![
             name,
             node,
@@ -43,76 +34,40 @@ pub fn render_table(s: &RunSummary) -> String {
             r.summary.outages.to_string(),
             fmt_ms(r.summary.longest_outage_ms),
             fmt_ms(r.summary.total_outage_ms),
-            if r.summary.recovered {
-                "yes".into()
-            } else {
-                "NO".into()
-            },
-            if classes.is_empty() {
-                "-".into()
-            } else {
-                classes.join(", ")
-            },
+            if r.summary.recovered { "yes".into() } else { "NO".into() },
+            if classes.is_empty() { "-".into() } else { classes.join(", ") },
         ]);
     }
     out.push_str(&t.to_string());
     out.push_str(&format!(
         "\n\ntimeline ({} per character; . ok  ~ degraded  X down):\n",
         fmt_ms(
-            s.planned_duration_ms
-                / s.targets
-                    .first()
-                    .map(|r| r.timeline.chars().count().max(1) as u64)
-                    .unwrap_or(1)
+            s.planned_duration_ms / s.targets.first().map(|r| r.timeline.chars().count().max(1) as u64).unwrap_or(1)
         )
     ));
-    let width = s
-        .targets
-        .iter()
-        .map(|r| r.name.len() + r.source.len() + 1)
-        .max()
-        .unwrap_or(0);
+    let width = s.targets.iter().map(|r| r.name.len() + r.source.len() + 1).max().unwrap_or(0);
     for r in &s.targets {
-        let name = if r.source.is_empty() {
-            r.name.clone()
-        } else {
-            format!("{}/{}", r.source, r.name)
-        };
+        let name = if r.source.is_empty() { r.name.clone() } else { format!("{}/{}", r.source, r.name) };
         out.push_str(&format!("  {name:<width$} |{}|\n", r.timeline));
     }
     if !s.topology_changes.is_empty() {
         out.push_str("\ntopology changes:\n");
         for c in s.topology_changes.iter().take(40) {
-            out.push_str(&format!(
-                "  +{:.1}s {}\n",
-                c.stamp.offset_ms as f64 / 1000.0,
-                c.change
-            ));
+            out.push_str(&format!("  +{:.1}s {}\n", c.stamp.offset_ms as f64 / 1000.0, c.change));
         }
         if s.topology_changes.len() > 40 {
-            out.push_str(&format!(
-                "  ... and {} more (see --events / --output json)\n",
-                s.topology_changes.len() - 40
-            ));
+            out.push_str(&format!("  ... and {} more (see --events / --output json)\n", s.topology_changes.len() - 40));
         }
     }
     if !s.client_events.is_empty() {
-        let parts: Vec<String> = s
-            .client_events
-            .iter()
-            .map(|(k, n)| format!("{k} {n}"))
-            .collect();
+        let parts: Vec<String> = s.client_events.iter().map(|(k, n)| format!("{k} {n}")).collect();
         out.push_str(&format!("\nclient events: {}\n", parts.join(", ")));
     }
     for n in &s.notices {
         out.push_str(&format!("{}: {}\n", n.kind, n.detail));
     }
     if let Some(lab) = &s.lab {
-        out.push_str(&format!(
-            "\nlab: {} injected at +{:.1}s",
-            lab.scenario,
-            lab.injected_at_ms as f64 / 1000.0
-        ));
+        out.push_str(&format!("\nlab: {} injected at +{:.1}s", lab.scenario, lab.injected_at_ms as f64 / 1000.0));
         if let Some(shard) = &lab.shard {
             out.push_str(&format!(" on {shard}"));
         }
@@ -122,9 +77,7 @@ pub fn render_table(s: &RunSummary) -> String {
                 fmt_ms(g),
                 fmt_ms(m)
             )),
-            (Some(g), None) => {
-                out.push_str(&format!("; ground truth: writes stopped for {}", fmt_ms(g)))
-            }
+            (Some(g), None) => out.push_str(&format!("; ground truth: writes stopped for {}", fmt_ms(g))),
             _ => {}
         }
         if let Some(e) = &lab.error {
@@ -133,10 +86,7 @@ pub fn render_table(s: &RunSummary) -> String {
         out.push('\n');
     }
     if s.interrupted {
-        out.push_str(&format!(
-            "\nINTERRUPTED after {}: partial results\n",
-            fmt_ms(s.elapsed_ms)
-        ));
+        out.push_str(&format!("\nINTERRUPTED after {}: partial results\n", fmt_ms(s.elapsed_ms)));
     }
     match &s.verdict {
         Verdict::Passed => out.push_str("\nverdict: PASSED: every target recovered\n"),
