@@ -4,6 +4,7 @@
 //! in-process: flags ([`cli`]) become [`settings`], the [`connect`] factory makes fred clients, subcommands
 //! ([`commands`]) wire the pieces and hand typed reports to [`output`].
 
+pub mod certs;
 pub mod cli;
 pub mod clock;
 pub mod commands;
