@@ -42,7 +42,13 @@ async fn main() -> anyhow::Result<()> {
     let (targets, topology) = engine::plan(&conn, &parsed.endpoint, 1, &cfg).await;
     let clock = Clock::start();
     let collector = Collector::new(clock, duration, 40, None);
-    let source = Source { conn: conn.clone(), targets, topology, cfg };
+    let source = Source {
+        prober: std::sync::Arc::new(engine::FredProber(conn.clone())),
+        conn: Some(conn.clone()),
+        targets,
+        topology,
+        cfg,
+    };
     let outcome =
         Session::new(clock).run(vec![source], collector, Box::new(PlainView::stdout()), Default::default()).await;
     for t in outcome.collector.target_reports(outcome.elapsed) {

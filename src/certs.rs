@@ -30,8 +30,7 @@ pub fn make(dir: &Path, names: &[&str]) -> AppResult<TlsFiles> {
     ca_params.distinguished_name.push(DnType::CommonName, "redis-failover-probe lab CA");
     let ca = CertifiedIssuer::self_signed(ca_params, ca_key).map_err(err)?;
     let key = KeyPair::generate().map_err(err)?;
-    let mut params =
-        CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).map_err(err)?;
+    let mut params = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).map_err(err)?;
     params.distinguished_name.push(DnType::CommonName, names.first().copied().unwrap_or("localhost"));
     let cert = params.signed_by(&key, &ca).map_err(err)?;
     let files = TlsFiles { ca: dir.join("ca.crt"), cert: dir.join("server.crt"), key: dir.join("server.key") };

@@ -98,7 +98,13 @@ pub async fn run(c: &Ctx, args: &FailoverRecoveryArgs) -> AppResult<ExitCode> {
     let session = Session::new(clock);
     let collector = Collector::new(clock, args.probe.duration, plan::STRIP_WIDTH, log);
     let view = crate::render::choose(c.settings.output, args.probe.duration, "failover-recovery");
-    let source = Source { conn: conn.clone(), targets, topology, cfg };
+    let source = Source {
+        prober: std::sync::Arc::new(engine::FredProber(conn.clone())),
+        conn: Some(conn.clone()),
+        targets,
+        topology,
+        cfg,
+    };
     let outcome = session.run(vec![source], collector, view, metrics).await;
     cleanup(&conn, &keys).await;
     conn.close().await;

@@ -75,10 +75,50 @@ pub async fn plan(
     (targets::for_endpoint(seed, keys, &cfg.prefix, &cfg.run_id), None)
 }
 
+/// Something that can run one probe and say where a key is routed: fred's client, or an emulated client style.
+#[async_trait::async_trait]
+pub trait Prober: Send + Sync + 'static {
+    /// SET then GET of `key`, as [`exec::write_read`].
+    async fn write_read(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+        timeout: Duration,
+        read_only: bool,
+    ) -> exec::ProbeResult;
+    /// The node each target's key is routed to now, where known.
+    fn routes(&self, targets: &[ProbeTarget]) -> Vec<Option<String>>;
+}
+
+/// fred's own client as a prober.
+pub struct FredProber(pub Connection);
+
+#[async_trait::async_trait]
+impl Prober for FredProber {
+    async fn write_read(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+        timeout: Duration,
+        read_only: bool,
+    ) -> exec::ProbeResult {
+        exec::write_read(&self.0.client, key, value, ttl, timeout, read_only).await
+    }
+
+    fn routes(&self, targets: &[ProbeTarget]) -> Vec<Option<String>> {
+        routes_for(&self.0, targets)
+    }
+}
+
 /// Runs the engine until the duration has passed or `stop` turns true. Probe, client and topology events go to
-/// `tx`. Returns the scheduler's own figures.
+/// `tx`; the client's events and the topology watcher come from `watch` (fred's connection) when given.
+/// Returns the scheduler's own figures.
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
-    conn: Connection,
+    prober: Arc<dyn Prober>,
+    watch_conn: Option<Connection>,
     initial: Vec<ProbeTarget>,
     topology: Option<Topology>,
     cfg: EngineConfig,
@@ -87,8 +127,11 @@ pub async fn run(
     mut stop: watch::Receiver<bool>,
 ) -> ScheduleStats {
     let (targets_tx, targets_rx) = watch::channel(initial);
-    let forwarders = spawn_client_forwarders(&conn, &cfg.source, clock, tx.clone());
-    let watcher = (conn.mode == Mode::OssCluster).then(|| {
+    let forwarders = match &watch_conn {
+        Some(conn) => spawn_client_forwarders(conn, &cfg.source, clock, tx.clone()),
+        None => Vec::new(),
+    };
+    let watcher = watch_conn.as_ref().filter(|c| c.mode == Mode::OssCluster).map(|conn| {
         tokio::spawn(watch_topology(
             conn.client.clone(),
             topology,
@@ -126,18 +169,18 @@ pub async fn run(
         lateness.record(late);
         stats.ticks += 1;
         let current = targets_rx.borrow().clone();
-        let routes = routes_for(&conn, &current);
+        let routes = prober.routes(&current);
         for (target, node) in current.into_iter().zip(routes) {
             if !busy.insert(target.name.clone()) {
                 stats.overlapping += 1;
             }
             stats.probes_sent += 1;
-            let client = conn.client.clone();
+            let prober = prober.clone();
             let tx = tx.clone();
             let cfg = cfg.clone();
             in_flight.spawn(async move {
                 let value = format!("{}:{seq}", cfg.run_id);
-                let r = exec::write_read(&client, &target.key, &value, cfg.ttl, cfg.timeout, cfg.read_only).await;
+                let r = prober.write_read(&target.key, &value, cfg.ttl, cfg.timeout, cfg.read_only).await;
                 let _ = tx.send(Event::Probe(ProbeEvent {
                     stamp: clock.stamp_at(due),
                     source: cfg.source.clone(),

@@ -6,7 +6,9 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 use super::collect::Collector;
-use super::engine::{self, EngineConfig, ScheduleStats};
+use std::sync::Arc;
+
+use super::engine::{self, EngineConfig, Prober, ScheduleStats};
 use super::targets::ProbeTarget;
 use crate::clock::Clock;
 use crate::connect::Connection;
@@ -17,8 +19,10 @@ use crate::topology::Topology;
 
 /// One engine's inputs.
 pub struct Source {
-    /// Connection to probe through.
-    pub conn: Connection,
+    /// What runs the probes.
+    pub prober: Arc<dyn Prober>,
+    /// fred's connection, for the client's own events and the topology watcher (none for emulated styles).
+    pub conn: Option<Connection>,
     /// Initial targets.
     pub targets: Vec<ProbeTarget>,
     /// Topology at the start (oss-cluster).
@@ -82,10 +86,17 @@ impl Session {
         let mut engines = Vec::new();
         for s in sources {
             let name = s.cfg.source.clone();
-            let conn = s.conn.clone();
-            let handle =
-                tokio::spawn(engine::run(s.conn, s.targets, s.topology, s.cfg, clock, tx.clone(), stop_tx.subscribe()));
-            engines.push((name, conn, handle));
+            let handle = tokio::spawn(engine::run(
+                s.prober,
+                s.conn,
+                s.targets,
+                s.topology,
+                s.cfg,
+                clock,
+                tx.clone(),
+                stop_tx.subscribe(),
+            ));
+            engines.push((name, handle));
         }
         drop(tx);
         let mut interrupted = false;
@@ -112,7 +123,7 @@ impl Session {
                         next_metrics_write += crate::render::HEARTBEAT;
                     }
                     metrics.refresh(&collector, elapsed, heartbeat);
-                    if probing_ended.is_none() && engines.iter().all(|(_, _, h)| h.is_finished()) {
+                    if probing_ended.is_none() && engines.iter().all(|(_, h)| h.is_finished()) {
                         probing_ended = Some(clock.elapsed());
                     }
                 }
@@ -130,7 +141,7 @@ impl Session {
         metrics.refresh(&collector, clock.elapsed(), true);
         view.finish();
         let mut schedule = Vec::new();
-        for (name, _conn, handle) in engines {
+        for (name, handle) in engines {
             if let Ok(stats) = handle.await {
                 schedule.push((name, stats));
             }
