@@ -156,6 +156,12 @@ pub enum Command {
         redis-failover-probe failover-recovery --mode oss-cluster --lab kill-primary --at 5s --duration 20s"
     )]
     FailoverRecovery(FailoverRecoveryArgs),
+    /// Watch the topology: every change as an event the moment it is seen, maintenance notices, and the
+    /// stale-topology diagnoses.
+    #[command(
+        after_help = "Example:\n  redis-failover-probe monitor --mode oss-cluster --duration 10m --interval 1s --events topo.jsonl"
+    )]
+    Monitor(MonitorArgs),
     /// Print a shell completion script, generated from this command line.
     #[command(
         after_help = "Example:\n  redis-failover-probe completions bash > /etc/bash_completion.d/redis-failover-probe"
@@ -205,6 +211,26 @@ pub struct ProbeArgs {
     /// How often the topology is polled (oss-cluster).
     #[arg(long, default_value = "1s", value_parser = parse_positive_duration, value_name = "DUR")]
     pub topology_interval: Duration,
+}
+
+/// Flags of `monitor`.
+#[derive(Debug, Clone, Args)]
+pub struct MonitorArgs {
+    /// How long to watch.
+    #[arg(long, default_value = "10s", value_parser = parse_positive_duration, value_name = "DUR")]
+    pub duration: Duration,
+    /// Time between polls.
+    #[arg(long, default_value = "1s", value_parser = parse_positive_duration, value_name = "DUR")]
+    pub interval: Duration,
+    /// Write every event as JSON lines to FILE, flushed per event.
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+    /// Also listen for RESP3 maintenance push notices (CLIENT MAINT_NOTIFICATIONS) on a dedicated connection.
+    #[arg(long)]
+    pub maint_notifications: bool,
+    /// Do not subscribe to Azure's AzureRedisEvents channel.
+    #[arg(long)]
+    pub no_azure_events: bool,
 }
 
 /// Flags of `failover-recovery`.

@@ -29,6 +29,7 @@ pub mod settings;
 pub mod signals;
 pub mod tls;
 pub mod topology;
+pub mod watch;
 
 /// The tool's version and the fred version it was built with, for `--version`.
 pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (fred ", env!("RFP_FRED_VERSION"), ")");

@@ -57,6 +57,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Health(args) => crate::commands::health::run(c, &args).await?,
         Command::ConnectionMode => crate::commands::connection_mode::run(c).await?,
         Command::FailoverRecovery(args) => crate::commands::failover_recovery::run(c, &args).await?,
+        Command::Monitor(args) => crate::commands::monitor::run(c, &args).await?,
         Command::Completions { .. } | Command::Man => ExitCode::Ok,
     };
     Ok(code)

@@ -231,7 +231,8 @@ fn routes_for(conn: &Connection, targets: &[ProbeTarget]) -> Vec<Option<String>>
         .collect()
 }
 
-fn spawn_client_forwarders(
+/// Forwards the client's own events (reconnect, error, slot-map resync, unresponsive) into the stream.
+pub fn spawn_client_forwarders(
     conn: &Connection,
     source: &str,
     clock: Clock,

@@ -123,7 +123,7 @@ impl Session {
                         next_metrics_write += crate::render::HEARTBEAT;
                     }
                     metrics.refresh(&collector, elapsed, heartbeat);
-                    if probing_ended.is_none() && engines.iter().all(|(_, h)| h.is_finished()) {
+                    if probing_ended.is_none() && !engines.is_empty() && engines.iter().all(|(_, h)| h.is_finished()) {
                         probing_ended = Some(clock.elapsed());
                     }
                 }
