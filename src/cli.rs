@@ -155,6 +155,8 @@ pub enum Command {
     /// The connection mode, the seed and advertised endpoints, and a failover-risk assessment.
     #[command(after_help = "Example:\n  redis-failover-probe connection-mode --mode oss-cluster")]
     ConnectionMode,
+    /// Local topologies of real redis-server / Sentinel / HAProxy processes, and fault scenarios against them.
+    Lab(crate::commands::lab::LabArgs),
 }
 
 /// Flags of `status`.

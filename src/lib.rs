@@ -12,6 +12,7 @@ pub mod duration;
 pub mod error;
 pub mod exit;
 pub mod inspect;
+pub mod lab;
 pub mod output;
 pub mod probe;
 pub mod profiles;

@@ -40,6 +40,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ClientList => crate::commands::client_list::run(c).await?,
         Command::Health(args) => crate::commands::health::run(c, &args).await?,
         Command::ConnectionMode => crate::commands::connection_mode::run(c).await?,
+        Command::Lab(args) => crate::commands::lab::run(c, &args).await?,
     };
     Ok(code)
 }

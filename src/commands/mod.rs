@@ -4,6 +4,7 @@ pub mod client_list;
 pub mod cluster_info;
 pub mod connection_mode;
 pub mod health;
+pub mod lab;
 pub mod slots;
 pub mod status;
 pub mod test_keys;
