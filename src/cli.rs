@@ -162,6 +162,8 @@ pub enum Command {
         after_help = "Example:\n  redis-failover-probe monitor --mode oss-cluster --duration 10m --interval 1s --events topo.jsonl"
     )]
     Monitor(MonitorArgs),
+    /// Local topologies of real redis-server / Sentinel / HAProxy processes, and fault scenarios against them.
+    Lab(crate::commands::lab::LabArgs),
     /// Print a shell completion script, generated from this command line.
     #[command(
         after_help = "Example:\n  redis-failover-probe completions bash > /etc/bash_completion.d/redis-failover-probe"

@@ -59,6 +59,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::FailoverRecovery(args) => crate::commands::failover_recovery::run(c, &args).await?,
         Command::Monitor(args) => crate::commands::monitor::run(c, &args).await?,
         Command::Completions { .. } | Command::Man => ExitCode::Ok,
+        Command::Lab(args) => crate::commands::lab::run(c, &args).await?,
     };
     Ok(code)
 }

@@ -5,6 +5,7 @@ pub mod cluster_info;
 pub mod connection_mode;
 pub mod failover_recovery;
 pub mod health;
+pub mod lab;
 pub mod monitor;
 pub mod slots;
 pub mod status;

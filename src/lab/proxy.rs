@@ -1,0 +1,125 @@
+//! HAProxy in front of the enterprise topology: a TCP proxy whose health check routes to the node that says
+//! `role:master`, like the Azure Enterprise policy proxy, and its admin socket, through which node replacement
+//! points a spare server slot at a new node at run time.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// The HAProxy configuration: frontend on `port`, backend `be` with one slot per entry of `slots` (`s1` is id
+/// 101); `None` slots are disabled spares pointing at port 1.
+pub(crate) fn config(dir: &Path, port: u16, slots: &[Option<u16>]) -> String {
+    let mut out = format!(
+        "global\n\
+         \x20   stats socket {sock} level admin\n\
+         \x20   maxconn 512\n\
+         defaults\n\
+         \x20   mode tcp\n\
+         \x20   timeout connect 500ms\n\
+         \x20   timeout client 1h\n\
+         \x20   timeout server 1h\n\
+         \x20   timeout check 500ms\n\
+         frontend fe\n\
+         \x20   bind 127.0.0.1:{port}\n\
+         \x20   default_backend be\n\
+         backend be\n\
+         \x20   option tcp-check\n\
+         \x20   tcp-check send PING\\r\\n\n\
+         \x20   tcp-check expect string +PONG\n\
+         \x20   tcp-check send info\\ replication\\r\\nQUIT\\r\\n\n\
+         \x20   tcp-check expect string role:master\n\
+         \x20   default-server check inter 200ms fall 1 rise 1 on-marked-down shutdown-sessions\n",
+        sock = dir.join("haproxy.sock").display(),
+    );
+    for (i, slot) in slots.iter().enumerate() {
+        match slot {
+            Some(p) => out.push_str(&format!("    server s{} 127.0.0.1:{p} id {}\n", i + 1, 101 + i)),
+            None => out.push_str(&format!("    server s{} 127.0.0.1:1 id {} disabled\n", i + 1, 101 + i)),
+        }
+    }
+    out
+}
+
+/// Sends one command to the admin socket and returns the answer.
+pub(crate) async fn admin(socket: &Path, command: &str) -> Result<String, String> {
+    let talk = async {
+        let mut s = tokio::net::UnixStream::connect(socket)
+            .await
+            .map_err(|e| format!("HAProxy admin socket {}: {e}", socket.display()))?;
+        s.write_all(format!("{command}\n").as_bytes()).await.map_err(|e| e.to_string())?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.map_err(|e| e.to_string())?;
+        Ok::<String, String>(out)
+    };
+    tokio::time::timeout(Duration::from_secs(2), talk)
+        .await
+        .map_err(|_| "HAProxy admin socket did not answer".to_string())?
+}
+
+/// The status (`UP`, `DOWN`, `MAINT`, ...) of every server of backend `be`, by slot name, from `show stat`.
+pub(crate) async fn server_status(socket: &Path) -> Result<HashMap<String, String>, String> {
+    let csv = admin(socket, "show stat").await?;
+    let mut lines = csv.lines();
+    let header = lines.next().ok_or_else(|| "empty show stat".to_string())?.trim_start_matches("# ");
+    let cols: Vec<&str> = header.split(',').collect();
+    let col = |name: &str| cols.iter().position(|c| *c == name);
+    let (px, sv, st) = match (col("pxname"), col("svname"), col("status")) {
+        (Some(a), Some(b), Some(c)) => (a, b, c),
+        _ => return Err(format!("unexpected show stat header: {header}")),
+    };
+    let mut out = HashMap::new();
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        if f.get(px) == Some(&"be") {
+            if let (Some(name), Some(status)) = (f.get(sv), f.get(st)) {
+                if name.starts_with('s') {
+                    out.insert(name.to_string(), status.to_string());
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Points slot `index` (0 = `s1`) at `port` and enables it.
+pub(crate) async fn enable_slot(socket: &Path, index: usize, port: u16) -> Result<(), String> {
+    let name = format!("be/s{}", index + 1);
+    let r = admin(socket, &format!("set server {name} addr 127.0.0.1 port {port}")).await?;
+    if !(r.contains("changed") || r.trim().is_empty()) {
+        return Err(format!("set server {name} addr: {}", r.trim()));
+    }
+    let r = admin(socket, &format!("set server {name} state ready")).await?;
+    if !r.trim().is_empty() {
+        return Err(format!("set server {name} state ready: {}", r.trim()));
+    }
+    Ok(())
+}
+
+/// Puts slot `index` in maintenance: no new session goes there, existing ones are cut.
+pub(crate) async fn retire_slot(socket: &Path, index: usize) -> Result<(), String> {
+    let name = format!("be/s{}", index + 1);
+    let r = admin(socket, &format!("set server {name} state maint")).await?;
+    if !r.trim().is_empty() {
+        return Err(format!("set server {name} state maint: {}", r.trim()));
+    }
+    let _ = admin(socket, &format!("shutdown sessions server {name}")).await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_has_the_health_check_and_spare_slots() {
+        let c = config(Path::new("/tmp/x"), 7000, &[Some(7001), Some(7002), None]);
+        assert!(c.contains("bind 127.0.0.1:7000"));
+        assert!(c.contains("tcp-check send info\\ replication\\r\\nQUIT\\r\\n\n"));
+        assert!(c.contains("tcp-check expect string role:master"));
+        assert!(c.contains("server s1 127.0.0.1:7001 id 101\n"));
+        assert!(c.contains("server s3 127.0.0.1:1 id 103 disabled\n"));
+        assert!(c.contains("stats socket /tmp/x/haproxy.sock level admin"));
+    }
+}

@@ -1,0 +1,142 @@
+//! Shared fixtures of the integration tests: real labs (no mocks), one heavy test at a time on the whole machine,
+//! and the binary with a clean environment.
+//!
+//! Heavy tests (anything that starts a lab) run through [`heavy`], which holds [`heavy_lock`] for the whole test:
+//! two cores cannot start several clusters at once without timing out. The `start_*` fixtures do NOT take the
+//! lock themselves (a lock held across `.await` would have to be async); call them inside [`heavy`].
+
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::future::Future;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use nix::fcntl::{Flock, FlockArg};
+use redis_failover_probe::clock::Clock;
+use redis_failover_probe::lab::{Lab, LabOptions, TopologyKind};
+
+static IN_PROCESS: Mutex<()> = Mutex::new(());
+
+/// Serialises heavy tests across the threads of one test binary (a static mutex) and across test binaries (an
+/// flock on a file in the temp dir). Dropping it releases both.
+pub struct HeavyGuard {
+    _flock: Flock<File>,
+    _mutex: MutexGuard<'static, ()>,
+}
+
+/// Takes the heavy-test lock, waiting as long as another heavy test runs.
+pub fn heavy_lock() -> HeavyGuard {
+    // A test that panicked while holding the mutex poisons it; the lock itself is still good.
+    let mutex = IN_PROCESS.lock().unwrap_or_else(|e| e.into_inner());
+    let path = std::env::temp_dir().join("redis-failover-probe-heavy-tests.lock");
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+    let flock = Flock::lock(file, FlockArg::LockExclusive)
+        .unwrap_or_else(|(_, e)| panic!("cannot lock {}: {e}", path.display()));
+    HeavyGuard { _flock: flock, _mutex: mutex }
+}
+
+/// A multi-threaded runtime like the binary's.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime")
+}
+
+/// Runs an async heavy test body under [`heavy_lock`], after checking that redis-server is installed.
+pub fn heavy<F, Fut>(body: F) -> Fut::Output
+where
+    F: FnOnce() -> Fut,
+    Fut: Future,
+{
+    require_redis();
+    let _guard = heavy_lock();
+    let rt = runtime();
+    let out = rt.block_on(body());
+    rt.shutdown_timeout(Duration::from_millis(500));
+    out
+}
+
+fn on_path(env: &str, name: &str) -> bool {
+    if let Some(v) = std::env::var_os(env).filter(|v| !v.is_empty()) {
+        return std::path::Path::new(&v).is_file();
+    }
+    std::env::var_os("PATH").map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file())).unwrap_or(false)
+}
+
+/// Fails the test (never skips it) when redis-server is missing.
+pub fn require_redis() {
+    if !on_path("RFP_REDIS_SERVER", "redis-server") {
+        panic!("redis-server not found: apt-get install redis-server");
+    }
+}
+
+/// Fails the test when haproxy is missing.
+pub fn require_haproxy() {
+    if !on_path("RFP_HAPROXY", "haproxy") {
+        panic!("haproxy not found: apt-get install haproxy");
+    }
+}
+
+/// A ready cluster of `primaries` × `replicas`. Call inside [`heavy`].
+pub async fn start_cluster(primaries: usize, replicas: usize) -> Lab {
+    let opts = LabOptions { primaries, replicas, ..LabOptions::default() };
+    Lab::start(TopologyKind::Cluster, &opts, Clock::start(), None)
+        .await
+        .unwrap_or_else(|e| panic!("cluster lab did not start: {e}"))
+}
+
+/// A ready standalone node without replicas. Call inside [`heavy`].
+pub async fn start_standalone() -> Lab {
+    start_standalone_with(0).await
+}
+
+/// A ready standalone primary with `replicas` replicas. Call inside [`heavy`].
+pub async fn start_standalone_with(replicas: usize) -> Lab {
+    let opts = LabOptions { replicas, ..LabOptions::default() };
+    Lab::start(TopologyKind::Standalone, &opts, Clock::start(), None)
+        .await
+        .unwrap_or_else(|e| panic!("standalone lab did not start: {e}"))
+}
+
+/// A ready enterprise lab (HAProxy, Sentinel, a primary and one replica). Call inside [`heavy`].
+pub async fn start_enterprise() -> Lab {
+    require_haproxy();
+    Lab::start(TopologyKind::Enterprise, &LabOptions::default(), Clock::start(), None)
+        .await
+        .unwrap_or_else(|e| panic!("enterprise lab did not start: {e}"))
+}
+
+/// The binary, with every variable that would point it at a real cache removed.
+pub fn bin() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("redis-failover-probe").expect("binary built");
+    for var in ["REDIS_URL", "REDIS_MODE", "PROFILE", "REDIS_ACCESS_KEY", "USE_CLUSTER"] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// Stops a detached lab on drop if its state file is still there (the test failed before `lab down`): every pid
+/// of the file whose working dir lies in the lab dir gets SIGKILL, and the dir is removed.
+pub struct DetachedLabGuard(pub std::path::PathBuf);
+
+impl Drop for DetachedLabGuard {
+    fn drop(&mut self) {
+        let Ok(state) = redis_failover_probe::lab::LabState::read(&self.0) else {
+            return;
+        };
+        for pid in state.pids() {
+            let in_lab =
+                std::fs::read_link(format!("/proc/{pid}/cwd")).map(|cwd| cwd.starts_with(&state.dir)).unwrap_or(false);
+            if in_lab {
+                let _ =
+                    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
+            }
+        }
+        let _ = std::fs::remove_dir_all(&state.dir);
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
