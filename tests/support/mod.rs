@@ -113,7 +113,16 @@ pub async fn start_enterprise() -> Lab {
 /// The binary, with every variable that would point it at a real cache removed.
 pub fn bin() -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::cargo_bin("redis-failover-probe").expect("binary built");
-    for var in ["REDIS_URL", "REDIS_MODE", "PROFILE", "REDIS_ACCESS_KEY", "USE_CLUSTER"] {
+    for var in [
+        "REDIS_URL",
+        "REDIS_MODE",
+        "PROFILE",
+        "REDIS_ACCESS_KEY",
+        "REDIS_USERNAME",
+        "REDIS_PASSWORD_COMMAND",
+        "USE_CLUSTER",
+        "HEALTH_CHECK_INTERVAL",
+    ] {
         cmd.env_remove(var);
     }
     cmd
@@ -139,4 +148,27 @@ impl Drop for DetachedLabGuard {
         let _ = std::fs::remove_dir_all(&state.dir);
         let _ = std::fs::remove_file(&self.0);
     }
+}
+
+/// A 127.0.0.1 port nobody listens on right now.
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    l.local_addr().expect("local addr").port()
+}
+
+/// Sends one command to a lab node with redis-cli semantics checked: the reply must be OK.
+pub async fn admin_ok(lab: &Lab, endpoint: &redis_failover_probe::topology::Endpoint, parts: &[&str]) {
+    let factory = redis_failover_probe::connect::Factory::new(lab.target()).expect("factory");
+    let client = factory.node(endpoint).await.unwrap_or_else(|e| panic!("connect {endpoint}: {e}"));
+    let reply = redis_failover_probe::connect::command(&client, parts).await;
+    redis_failover_probe::connect::quit(&client).await;
+    match reply {
+        Ok(v) if v.as_str().as_deref() == Some("OK") => {}
+        other => panic!("{parts:?} on {endpoint}: expected OK, got {other:?}"),
+    }
+}
+
+/// Makes a standalone lab node require `password` (CONFIG SET requirepass).
+pub async fn set_password(lab: &Lab, password: &str) {
+    admin_ok(lab, &lab.seeds()[0], &["CONFIG", "SET", "requirepass", password]).await;
 }
