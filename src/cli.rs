@@ -244,6 +244,32 @@ pub struct FailoverRecoveryArgs {
     /// Standalone / enterprise: how many keys to probe on the one endpoint.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub keys: u32,
+    /// Rehearsal options (`--lab SCENARIO`).
+    #[command(flatten)]
+    pub lab: RehearsalArgs,
+}
+
+/// Flags of a rehearsal on the local lab (failover-recovery, compare).
+#[derive(Debug, Clone, Args)]
+pub struct RehearsalArgs {
+    /// Rehearse on a local lab: start the topology matching --mode, inject SCENARIO at --at, tear it down after.
+    #[arg(long, value_enum, value_name = "SCENARIO")]
+    pub lab: Option<crate::lab::ScenarioKind>,
+    /// When to inject the scenario, after probing starts.
+    #[arg(long, default_value = "10s", value_parser = crate::duration::parse_duration, value_name = "DUR", requires = "lab")]
+    pub at: Duration,
+    /// hang-primary: how long the primary stays stopped.
+    #[arg(long = "for", value_parser = parse_positive_duration, value_name = "DUR", requires = "lab")]
+    pub hang_for: Option<Duration>,
+    /// Which shard the scenario acts on (index by first slot; default the shard owning slot 0).
+    #[arg(long, requires = "lab")]
+    pub shard: Option<usize>,
+    /// Lab cluster primaries.
+    #[arg(long, default_value_t = 3, requires = "lab")]
+    pub primaries: usize,
+    /// Lab replicas per primary.
+    #[arg(long, default_value_t = 1, requires = "lab")]
+    pub replicas: usize,
 }
 
 /// Flags of `status`.

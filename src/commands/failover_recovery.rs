@@ -1,10 +1,12 @@
 //! `failover-recovery`: probe every shard for the duration and tell whether the connection survived the
 //! failover, how long each shard was unavailable, and why (was `GET /redis/failover-recovery`).
 
-use super::Ctx;
+use std::sync::Arc;
+
+use super::{rehearsal, Ctx};
 use crate::cli::FailoverRecoveryArgs;
 use crate::clock::Clock;
-use crate::connect::{self, Connection};
+use crate::connect::{self, Connection, Factory};
 use crate::error::AppResult;
 use crate::events::EventLog;
 use crate::exit::ExitCode;
@@ -13,6 +15,7 @@ use crate::probe::collect::{self, Collector};
 use crate::probe::session::{Session, SessionOutcome, Source};
 use crate::probe::{engine, judge, plan, VerdictPolicy};
 use crate::report::{self, LabSummary, RunSummary, SourceInfo, SourceSchedule};
+use crate::settings::Target;
 
 /// Builds the summary of a finished session.
 pub fn summarize(
@@ -85,35 +88,110 @@ pub async fn cleanup(conn: &Connection, keys: &[String]) {
 /// Runs `failover-recovery`.
 pub async fn run(c: &Ctx, args: &FailoverRecoveryArgs) -> AppResult<ExitCode> {
     plan::validate(&args.probe)?;
+    rehearsal::validate(&args.lab, args.probe.duration)?;
     let log = args.probe.events.as_deref().map(EventLog::create).transpose()?;
     let metrics =
         crate::metrics::MetricsSink::start(args.probe.metrics_listen.as_deref(), args.probe.metrics_file.as_deref())
             .await?;
-    let conn = c.factory.connect().await?;
+    // A rehearsal probes its own lab; the target flags only choose the mode (and the timeout).
+    let lab = match args.lab.lab {
+        Some(_) => Some(rehearsal::start(rehearsal::topology_for(c.settings.target.mode), &args.lab).await?),
+        None => None,
+    };
+    let (factory, target) = match &lab {
+        Some(lab) => {
+            let target = Target { timeout: c.settings.target.timeout, ..lab.target() };
+            (Arc::new(Factory::new(target.clone())?), target)
+        }
+        None => (Arc::clone(&c.factory), c.settings.target.clone()),
+    };
+    let conn = match factory.connect().await {
+        Ok(conn) => conn,
+        Err(e) => {
+            if let Some(lab) = lab {
+                lab.shutdown().await;
+            }
+            return Err(e);
+        }
+    };
     let run_id = connect::run_id();
-    let cfg = plan::engine_config(&args.probe, "", c.settings.target.timeout, &run_id);
-    let (targets, topology) = engine::plan(&conn, &c.settings.target.seeds[0], args.keys as usize, &cfg).await;
+    let cfg = plan::engine_config(&args.probe, "", target.timeout, &run_id);
+    let (targets, topology) = engine::plan(&conn, &target.seeds[0], args.keys as usize, &cfg).await;
     let keys: Vec<String> = targets.iter().map(|t| t.key.clone()).collect();
     let clock = Clock::start();
     let session = Session::new(clock);
+    let tx = session.sender();
+    let stopped = session.stopped();
+    let watcher = (conn.mode == crate::cli::Mode::OssCluster).then(|| {
+        tokio::spawn(crate::watch::run(
+            Arc::clone(&factory),
+            conn.mode,
+            args.probe.topology_interval,
+            args.probe.duration,
+            clock,
+            tx.clone(),
+            session.stopped(),
+        ))
+    });
+    let listeners = if lab.is_none() {
+        let ctx = Ctx { settings: c.settings.clone(), factory: Arc::clone(&factory) };
+        super::monitor::start_listeners(&ctx, clock, &tx, true, false).await
+    } else {
+        Vec::new()
+    };
     let collector = Collector::new(clock, args.probe.duration, plan::STRIP_WIDTH, log);
     let view = crate::render::choose(c.settings.output, args.probe.duration, "failover-recovery");
-    let source = Source {
-        prober: std::sync::Arc::new(engine::FredProber(conn.clone())),
-        conn: Some(conn.clone()),
-        targets,
-        topology,
-        cfg,
+    let source =
+        Source { prober: Arc::new(engine::FredProber(conn.clone())), conn: Some(conn.clone()), targets, topology, cfg };
+    // Listeners run until the probing ends; then they let go of the event channel.
+    let closer = {
+        let mut stopped = stopped.clone();
+        let duration = args.probe.duration;
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = tokio::time::sleep_until((clock.origin() + duration).into()) => {}
+                _ = stopped.changed() => {}
+            }
+            for h in listeners {
+                h.abort();
+            }
+        })
     };
-    let outcome = session.run(vec![source], collector, view, metrics).await;
+    let injection = async {
+        match (lab, args.lab.lab) {
+            (Some(lab), Some(kind)) => {
+                let scenario = rehearsal::scenario(kind, &args.lab);
+                Some(rehearsal::inject(lab, scenario, args.lab.at, clock, String::new(), tx, stopped).await)
+            }
+            _ => {
+                drop(tx);
+                None
+            }
+        }
+    };
+    let (outcome, injected) = tokio::join!(session.run(vec![source], collector, view, metrics), injection);
+    let _ = closer.await;
+    if let Some(w) = watcher {
+        w.abort();
+    }
     cleanup(&conn, &keys).await;
     conn.close().await;
+    let lab_summary = match (&injected, args.lab.lab) {
+        (Some((_, result)), Some(kind)) => {
+            let targets = outcome.collector.target_reports(outcome.elapsed);
+            Some(rehearsal::summarize(kind, args.lab.at, result, &targets, ""))
+        }
+        _ => None,
+    };
+    if let Some((lab, _)) = injected {
+        lab.shutdown().await;
+    }
     let info = SourceInfo {
         name: String::new(),
         mode: conn.mode.to_string(),
         client: "fred".into(),
-        endpoints: c.settings.target.display_urls(),
+        endpoints: target.display_urls(),
     };
-    let summary = summarize("failover-recovery", vec![info], &args.probe, &clock, &outcome, None);
+    let summary = summarize("failover-recovery", vec![info], &args.probe, &clock, &outcome, lab_summary);
     Ok(finish(c, &summary, outcome.collector.log_error.as_deref()))
 }

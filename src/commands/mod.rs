@@ -7,6 +7,7 @@ pub mod failover_recovery;
 pub mod health;
 pub mod lab;
 pub mod monitor;
+pub mod rehearsal;
 pub mod slots;
 pub mod status;
 pub mod test_keys;

@@ -590,6 +590,14 @@ impl Lab {
         Ok(report)
     }
 
+    /// Re-bases the lab's events on another clock and channel: a rehearsal starts its probing clock once the lab
+    /// is ready, and the lab's offsets must line up with the probes'.
+    pub fn rebase(&mut self, clock: Clock, events: Option<UnboundedSender<LabEvent>>) {
+        self.clock = clock;
+        self.events = events;
+        self.recorded.clear();
+    }
+
     /// Stops everything now: every process killed and reaped, clients closed, the temp dir removed unless
     /// `keep_dir`. Also for a lab attached from a state file (`lab down`).
     pub async fn shutdown(mut self) {

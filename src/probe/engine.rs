@@ -13,7 +13,7 @@ use super::targets::{self, ProbeTarget};
 use crate::cli::Mode;
 use crate::clock::Clock;
 use crate::connect::Connection;
-use crate::events::{ClientEvent, Event, ProbeEvent, TopologyEvent};
+use crate::events::{ClientEvent, Event, ProbeEvent};
 use crate::inspect;
 use crate::topology::{self, Topology};
 
@@ -131,17 +131,10 @@ pub async fn run(
         Some(conn) => spawn_client_forwarders(conn, &cfg.source, clock, tx.clone()),
         None => Vec::new(),
     };
-    let watcher = watch_conn.as_ref().filter(|c| c.mode == Mode::OssCluster).map(|conn| {
-        tokio::spawn(watch_topology(
-            conn.client.clone(),
-            topology,
-            cfg.clone(),
-            clock,
-            tx.clone(),
-            targets_tx,
-            stop.clone(),
-        ))
-    });
+    let watcher = watch_conn
+        .as_ref()
+        .filter(|c| c.mode == Mode::OssCluster)
+        .map(|conn| tokio::spawn(watch_topology(conn.client.clone(), topology, cfg.clone(), targets_tx, stop.clone())));
 
     let cfg = Arc::new(cfg);
     let mut stats = ScheduleStats::default();
@@ -326,8 +319,6 @@ async fn watch_topology(
     client: Client,
     mut last: Option<Topology>,
     cfg: EngineConfig,
-    clock: Clock,
-    tx: UnboundedSender<Event>,
     targets_tx: watch::Sender<Vec<ProbeTarget>>,
     stop: watch::Receiver<bool>,
 ) {
@@ -340,14 +331,10 @@ async fn watch_topology(
         }
         let read = tokio::time::timeout(cfg.timeout * 3, inspect::read_topology(&client)).await;
         let Ok(Ok((topo, _))) = read else { continue };
-        if let Some(prev) = &last {
-            let changes = topology::diff(prev, &topo);
-            if !changes.is_empty() {
-                let _ =
-                    tx.send(Event::Topology(TopologyEvent { stamp: clock.now(), source: cfg.source.clone(), changes }));
-                let current = targets_tx.borrow().clone();
-                let _ = targets_tx.send(targets::replan(&current, &topo, &cfg.prefix, &cfg.run_id));
-            }
+        // Changes themselves are reported by the topology watcher (crate::watch); here they only re-plan.
+        if last.as_ref().is_some_and(|prev| !topology::diff(prev, &topo).is_empty()) {
+            let current = targets_tx.borrow().clone();
+            let _ = targets_tx.send(targets::replan(&current, &topo, &cfg.prefix, &cfg.run_id));
         }
         last = Some(topo);
     }
