@@ -1,14 +1,24 @@
 //! The result of a probing run (failover-recovery, compare) as one typed summary, and its writers: the table
-//! for people, JSON for scripts (the field names are a documented contract).
+//! for people, JSON for scripts (the field names are a documented contract), and `--report FILE` as a Markdown
+//! incident report, an SVG timeline or an HTML page.
 
+mod markdown;
+mod parts;
+mod svg;
 mod table;
+#[cfg(test)]
+mod testdata;
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub use markdown::render_markdown;
+pub use svg::{render_html, render_svg};
 pub use table::render_table;
 
+use crate::error::{AppError, AppResult};
 use crate::events::NoticeEvent;
 use crate::probe::collect::{Overall, TargetReport, TopologyRecord};
 use crate::probe::engine::ScheduleStats;
@@ -95,4 +105,101 @@ pub struct LabSummary {
     pub report: serde_json::Value,
     /// Error, if the scenario failed.
     pub error: Option<String>,
+}
+
+/// The kind of `--report FILE`, from its extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// `.md`: an incident report for a postmortem.
+    Markdown,
+    /// `.svg`: the availability timeline as a picture.
+    Svg,
+    /// `.html` / `.htm`: the picture and the summary table on one page.
+    Html,
+}
+
+impl ReportFormat {
+    /// The format a path's extension asks for (case-insensitive).
+    pub fn from_path(path: &Path) -> AppResult<ReportFormat> {
+        let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("md") => Ok(ReportFormat::Markdown),
+            Some("svg") => Ok(ReportFormat::Svg),
+            Some("html" | "htm") => Ok(ReportFormat::Html),
+            _ => Err(AppError::BadInput(format!(
+                "--report {}: unsupported file type; use .md (Markdown), .svg (timeline picture) or .html/.htm (page)",
+                path.display()
+            ))),
+        }
+    }
+
+    /// The report in this format.
+    pub fn render(self, s: &RunSummary) -> String {
+        match self {
+            ReportFormat::Markdown => render_markdown(s),
+            ReportFormat::Svg => render_svg(s),
+            ReportFormat::Html => render_html(s),
+        }
+    }
+}
+
+/// Checks `--report FILE` before a run starts: a known extension, and a file that can be created (it is left
+/// empty until the report is written), so a typo does not cost a whole run.
+pub fn check_report_path(path: &Path) -> AppResult<ReportFormat> {
+    let format = ReportFormat::from_path(path)?;
+    crate::events::check_writable(path, "report")?;
+    Ok(format)
+}
+
+/// Writes the report in the format the extension names, secrets masked.
+pub fn write_report(path: &Path, s: &RunSummary) -> AppResult<()> {
+    let format = ReportFormat::from_path(path)?;
+    let text = crate::secret::scrub(&format.render(s));
+    std::fs::write(path, text)
+        .map_err(|e| AppError::BadInput(format!("cannot write the report {}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_from_extension() {
+        for (path, want) in [
+            ("r.md", ReportFormat::Markdown),
+            ("dir/R.MD", ReportFormat::Markdown),
+            ("t.svg", ReportFormat::Svg),
+            ("p.html", ReportFormat::Html),
+            ("p.htm", ReportFormat::Html),
+        ] {
+            assert_eq!(ReportFormat::from_path(Path::new(path)).unwrap(), want);
+        }
+        for bad in ["r.txt", "report", "r.md.bak", ".md"] {
+            let err = ReportFormat::from_path(Path::new(bad)).unwrap_err();
+            let msg = err.to_string();
+            assert!(matches!(err, AppError::BadInput(_)));
+            assert!(msg.contains(".md") && msg.contains(".svg") && msg.contains(".html"), "{msg}");
+            assert!(msg.contains(bad), "{msg}");
+        }
+    }
+
+    #[test]
+    fn check_then_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.md");
+        assert_eq!(check_report_path(&path).unwrap(), ReportFormat::Markdown);
+        assert!(path.exists());
+        write_report(&path, &testdata::sample()).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("## Verdict"));
+
+        let svg = dir.path().join("run.svg");
+        write_report(&svg, &testdata::sample()).unwrap();
+        assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
+
+        let missing = dir.path().join("no/such/dir/run.html");
+        let err = check_report_path(&missing).unwrap_err();
+        assert!(err.to_string().contains("cannot write the report"), "{err}");
+        assert!(check_report_path(&dir.path().join("run.pdf")).is_err());
+    }
 }

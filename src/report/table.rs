@@ -1,5 +1,6 @@
 //! The summary as tables and timeline strips, for people.
 
+use super::parts::{ms_per_char, offset, summary_row, target_label, SUMMARY_HEADER};
 use super::RunSummary;
 use crate::output;
 use crate::probe::{fmt_ms, Verdict};
@@ -7,53 +8,20 @@ use crate::probe::{fmt_ms, Verdict};
 /// Renders a run summary: per-target table, timeline strips, topology changes, lab truth, verdict.
 pub fn render_table(s: &RunSummary) -> String {
     let mut out = String::new();
-    let mut t = output::table(&[
-        "target",
-        "node",
-        "probes",
-        "failed",
-        "outages",
-        "longest",
-        "total down",
-        "recovered",
-        "error classes",
-    ]);
+    let mut t = output::table(&SUMMARY_HEADER);
     for r in &s.targets {
-        let name = if r.source.is_empty() { r.name.clone() } else { format!("{}/{}", r.source, r.name) };
-        let node = match (&r.first_node, &r.last_node) {
-            (Some(a), Some(b)) if a != b => format!("{a} -> {b}"),
-            (_, Some(b)) => b.clone(),
-            _ => "-".into(),
-        };
-        let classes: Vec<String> = r.summary.failures_by_class.iter().map(|(c, n)| format!("{c} {n}")).collect();
-        t.add_row(vec![
-            name,
-            node,
-            r.summary.probes.to_string(),
-            r.summary.failures.to_string(),
-            r.summary.outages.to_string(),
-            fmt_ms(r.summary.longest_outage_ms),
-            fmt_ms(r.summary.total_outage_ms),
-            if r.summary.recovered { "yes".into() } else { "NO".into() },
-            if classes.is_empty() { "-".into() } else { classes.join(", ") },
-        ]);
+        t.add_row(summary_row(r));
     }
     out.push_str(&t.to_string());
-    out.push_str(&format!(
-        "\n\ntimeline ({} per character; . ok  ~ degraded  X down):\n",
-        fmt_ms(
-            s.planned_duration_ms / s.targets.first().map(|r| r.timeline.chars().count().max(1) as u64).unwrap_or(1)
-        )
-    ));
+    out.push_str(&format!("\n\ntimeline ({} per character; . ok  ~ degraded  X down):\n", fmt_ms(ms_per_char(s))));
     let width = s.targets.iter().map(|r| r.name.len() + r.source.len() + 1).max().unwrap_or(0);
     for r in &s.targets {
-        let name = if r.source.is_empty() { r.name.clone() } else { format!("{}/{}", r.source, r.name) };
-        out.push_str(&format!("  {name:<width$} |{}|\n", r.timeline));
+        out.push_str(&format!("  {:<width$} |{}|\n", target_label(r), r.timeline));
     }
     if !s.topology_changes.is_empty() {
         out.push_str("\ntopology changes:\n");
         for c in s.topology_changes.iter().take(40) {
-            out.push_str(&format!("  +{:.1}s {}\n", c.stamp.offset_ms as f64 / 1000.0, c.change));
+            out.push_str(&format!("  {} {}\n", offset(c.stamp.offset_ms), c.change));
         }
         if s.topology_changes.len() > 40 {
             out.push_str(&format!("  ... and {} more (see --events / --output json)\n", s.topology_changes.len() - 40));
