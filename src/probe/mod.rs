@@ -11,6 +11,7 @@ pub mod outcome;
 pub mod plan;
 pub mod session;
 pub mod stats;
+pub mod styles;
 pub mod targets;
 pub mod timeline;
 pub mod verdict;
