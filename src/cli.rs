@@ -156,6 +156,13 @@ pub enum Command {
         redis-failover-probe failover-recovery --mode oss-cluster --lab kill-primary --at 5s --duration 20s"
     )]
     FailoverRecovery(FailoverRecoveryArgs),
+    /// Probe several connection styles side by side through the same failover: OSS-cluster vs enterprise
+    /// endpoints, and client styles that reproduce real clients' topology-refresh habits.
+    #[command(after_help = "Examples:\n  redis-failover-probe compare --lab kill-primary --at 5s --duration 25s\n  \
+        redis-failover-probe compare --target oss=rediss://cache:10000,mode=oss-cluster,client=moved-only \\\n    \
+        --target ent=rediss://cache-ent:10000,mode=enterprise --duration 300\n  \
+        redis-failover-probe compare --lab kill-primary --expect moved-only=fail")]
+    Compare(CompareArgs),
     /// Watch the topology: every change as an event the moment it is seen, maintenance notices, and the
     /// stale-topology diagnoses.
     #[command(
@@ -201,6 +208,9 @@ pub struct ProbeArgs {
     /// Write every event (probes, client events, topology, lab) as JSON lines to FILE, flushed per event.
     #[arg(long, value_name = "FILE")]
     pub events: Option<PathBuf>,
+    /// Write a report at the end: FILE.md (incident report), FILE.svg or FILE.html (availability timeline).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
     /// Probe with GET only (for caches where writes are not allowed).
     #[arg(long)]
     pub read_only: bool,
@@ -213,6 +223,27 @@ pub struct ProbeArgs {
     /// How often the topology is polled (oss-cluster).
     #[arg(long, default_value = "1s", value_parser = parse_positive_duration, value_name = "DUR")]
     pub topology_interval: Duration,
+}
+
+/// Flags of `compare`.
+#[derive(Debug, Clone, Args)]
+pub struct CompareArgs {
+    /// Probe flags.
+    #[command(flatten)]
+    pub probe: ProbeArgs,
+    /// A target: NAME=URL[,mode=MODE][,client=STYLE], or NAME=profile:PROFILE[,client=STYLE]. Repeat.
+    #[arg(long = "target", value_name = "SPEC")]
+    pub targets: Vec<String>,
+    /// What a target's verdict should be (default pass): NAME=fail lets a CI job assert that a known-bad
+    /// configuration does fail. The exit code is 0 when every expectation holds.
+    #[arg(long = "expect", value_name = "NAME=pass|fail")]
+    pub expect: Vec<String>,
+    /// reconnect-refresh: how long a node must fail before the slot map is refreshed.
+    #[arg(long, default_value = "5s", value_parser = parse_positive_duration, value_name = "DUR")]
+    pub refresh_after: Duration,
+    /// Rehearsal options (`--lab SCENARIO`: a cluster and an enterprise topology, four targets).
+    #[command(flatten)]
+    pub lab: RehearsalArgs,
 }
 
 /// Flags of `monitor`.
@@ -244,6 +275,12 @@ pub struct FailoverRecoveryArgs {
     /// Standalone / enterprise: how many keys to probe on the one endpoint.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub keys: u32,
+    /// oss-cluster: the client style to probe with (fred, moved-only, reconnect-refresh).
+    #[arg(long, value_enum, default_value_t = crate::probe::styles::ClientStyle::Fred)]
+    pub client: crate::probe::styles::ClientStyle,
+    /// reconnect-refresh: how long a node must fail before the slot map is refreshed.
+    #[arg(long, default_value = "5s", value_parser = parse_positive_duration, value_name = "DUR")]
+    pub refresh_after: Duration,
     /// Rehearsal options (`--lab SCENARIO`).
     #[command(flatten)]
     pub lab: RehearsalArgs,

@@ -47,7 +47,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         _ => {}
     }
     let settings = crate::settings::resolve(&cli.target)?;
-    let c = &crate::commands::Ctx::new(settings)?;
+    let c = &crate::commands::Ctx::new(settings, cli.target.clone())?;
     let code = match cli.command {
         Command::Status(args) => crate::commands::status::run(c, &args).await?,
         Command::ClusterInfo => crate::commands::cluster_info::run(c).await?,
@@ -57,6 +57,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Health(args) => crate::commands::health::run(c, &args).await?,
         Command::ConnectionMode => crate::commands::connection_mode::run(c).await?,
         Command::FailoverRecovery(args) => crate::commands::failover_recovery::run(c, &args).await?,
+        Command::Compare(args) => crate::commands::compare::run(c, &args).await?,
         Command::Monitor(args) => crate::commands::monitor::run(c, &args).await?,
         Command::Completions { .. } | Command::Man => ExitCode::Ok,
         Command::Lab(args) => crate::commands::lab::run(c, &args).await?,

@@ -4,6 +4,12 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static SEEN: AtomicBool = AtomicBool::new(false);
+static ABORT_HOOK: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// Something to do before an immediate exit on a second signal (the lab kills its processes).
+pub fn set_abort_hook(hook: fn()) {
+    let _ = ABORT_HOOK.set(hook);
+}
 
 /// Resolves when SIGINT or SIGTERM arrives. After the first, another signal exits with 130 immediately.
 pub async fn interrupted() {
@@ -12,6 +18,9 @@ pub async fn interrupted() {
         tokio::spawn(async {
             wait_one().await;
             eprintln!("interrupted again: exiting now");
+            if let Some(hook) = ABORT_HOOK.get() {
+                hook();
+            }
             std::process::exit(130);
         });
     }

@@ -56,11 +56,25 @@ pub fn summarize(
             .map(|(s, st)| SourceSchedule { source: s.clone(), stats: st.clone() })
             .collect(),
         verdict,
+        per_source: Vec::new(),
+        recovery: Vec::new(),
+        extra_labs: Vec::new(),
     }
 }
 
-/// Prints the summary and maps it to the exit code: 130 when interrupted, 1 when the verdict failed.
-pub fn finish(c: &Ctx, summary: &RunSummary, log_error: Option<&str>) -> ExitCode {
+/// Prints the summary, writes the report, and maps it to the exit code: 130 when interrupted, 1 when the verdict
+/// failed.
+pub fn finish(
+    c: &Ctx,
+    summary: &RunSummary,
+    report_path: Option<&std::path::Path>,
+    log_error: Option<&str>,
+) -> ExitCode {
+    if let Some(path) = report_path {
+        if let Err(e) = report::write_report(path, summary) {
+            eprintln!("warning: {e}");
+        }
+    }
     match c.settings.output {
         crate::cli::OutputFormat::Json => output::println(&output::to_json(summary)),
         crate::cli::OutputFormat::Table => output::println(report::render_table(summary).trim_end()),
@@ -134,7 +148,7 @@ pub async fn run(c: &Ctx, args: &FailoverRecoveryArgs) -> AppResult<ExitCode> {
         ))
     });
     let listeners = if lab.is_none() {
-        let ctx = Ctx { settings: c.settings.clone(), factory: Arc::clone(&factory) };
+        let ctx = Ctx { settings: c.settings.clone(), raw_target: c.raw_target.clone(), factory: Arc::clone(&factory) };
         super::monitor::start_listeners(&ctx, clock, &tx, true, false).await
     } else {
         Vec::new()
@@ -143,20 +157,6 @@ pub async fn run(c: &Ctx, args: &FailoverRecoveryArgs) -> AppResult<ExitCode> {
     let view = crate::render::choose(c.settings.output, args.probe.duration, "failover-recovery");
     let source =
         Source { prober: Arc::new(engine::FredProber(conn.clone())), conn: Some(conn.clone()), targets, topology, cfg };
-    // Listeners run until the probing ends; then they let go of the event channel.
-    let closer = {
-        let mut stopped = stopped.clone();
-        let duration = args.probe.duration;
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = tokio::time::sleep_until((clock.origin() + duration).into()) => {}
-                _ = stopped.changed() => {}
-            }
-            for h in listeners {
-                h.abort();
-            }
-        })
-    };
     let injection = async {
         match (lab, args.lab.lab) {
             (Some(lab), Some(kind)) => {
@@ -169,8 +169,10 @@ pub async fn run(c: &Ctx, args: &FailoverRecoveryArgs) -> AppResult<ExitCode> {
             }
         }
     };
-    let (outcome, injected) = tokio::join!(session.run(vec![source], collector, view, metrics), injection);
-    let _ = closer.await;
+    let (outcome, injected) = session.run_with(vec![source], collector, view, metrics, injection).await;
+    for h in listeners {
+        h.abort();
+    }
     if let Some(w) = watcher {
         w.abort();
     }
@@ -193,5 +195,5 @@ pub async fn run(c: &Ctx, args: &FailoverRecoveryArgs) -> AppResult<ExitCode> {
         endpoints: target.display_urls(),
     };
     let summary = summarize("failover-recovery", vec![info], &args.probe, &clock, &outcome, lab_summary);
-    Ok(finish(c, &summary, outcome.collector.log_error.as_deref()))
+    Ok(finish(c, &summary, args.probe.report.as_deref(), outcome.collector.log_error.as_deref()))
 }

@@ -2,6 +2,7 @@
 
 pub mod client_list;
 pub mod cluster_info;
+pub mod compare;
 pub mod connection_mode;
 pub mod failover_recovery;
 pub mod health;
@@ -22,14 +23,16 @@ use crate::settings::Settings;
 pub struct Ctx {
     /// Validated settings.
     pub settings: Settings,
+    /// The raw target flags, for commands that resolve several targets (compare).
+    pub raw_target: crate::cli::TargetArgs,
     /// The one connection factory.
     pub factory: Arc<Factory>,
 }
 
 impl Ctx {
     /// Builds the context once per run.
-    pub fn new(settings: Settings) -> AppResult<Self> {
+    pub fn new(settings: Settings, raw_target: crate::cli::TargetArgs) -> AppResult<Self> {
         let factory = Arc::new(Factory::new(settings.target.clone())?);
-        Ok(Ctx { settings, factory })
+        Ok(Ctx { settings, raw_target, factory })
     }
 }

@@ -147,23 +147,16 @@ pub async fn run(c: &Ctx, args: &MonitorArgs) -> AppResult<ExitCode> {
         tx.clone(),
         session.stopped(),
     ));
-    // The session ends when every producer is gone: the watcher ends at the duration, the rest are stopped then.
-    let stop_rest = {
-        let mut handles = forwarders;
-        handles.extend(listeners);
-        drop(tx);
-        tokio::spawn(async move {
-            let result = watcher.await.unwrap_or_default();
-            for h in handles {
-                h.abort();
-            }
-            result
-        })
-    };
+    drop(tx);
     let collector = Collector::new(clock, args.duration, crate::probe::plan::STRIP_WIDTH, log);
     let view = crate::render::choose(c.settings.output, args.duration, "monitor");
-    let outcome = session.run(vec![], collector, view, Default::default()).await;
-    let result = stop_rest.await.unwrap_or_default();
+    // The watcher ends at the duration (or on a signal); the session ends with it.
+    let (outcome, result) = session
+        .run_with(vec![], collector, view, Default::default(), async { watcher.await.unwrap_or_default() })
+        .await;
+    for h in forwarders.into_iter().chain(listeners) {
+        h.abort();
+    }
     conn.close().await;
     let col = &outcome.collector;
     let summary = MonitorSummary {

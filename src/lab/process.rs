@@ -145,6 +145,8 @@ impl Proc {
             .process_group(0)
             .spawn()
             .map_err(|e| AppError::Lab(format!("cannot start {}: {e}", program.display())))?;
+        live().lock().unwrap_or_else(|e| e.into_inner()).insert(child.id());
+        crate::signals::set_abort_hook(kill_all_live);
         Ok(Proc { pid: child.id(), child: Some(child), marker: marker.to_string(), gone: false })
     }
 
@@ -164,6 +166,7 @@ impl Proc {
         };
         if !running {
             self.gone = true;
+            live().lock().unwrap_or_else(|e| e.into_inner()).remove(&self.pid);
         }
         running
     }
@@ -224,6 +227,7 @@ impl Proc {
             std::thread::sleep(Duration::from_millis(2));
         }
         self.gone = true;
+        live().lock().unwrap_or_else(|e| e.into_inner()).remove(&self.pid);
     }
 
     /// SIGKILL and reap, now.
@@ -290,4 +294,18 @@ pub fn log_tail(dir: &Path, lines: usize) -> String {
         }
     }
     out
+}
+
+fn live() -> &'static std::sync::Mutex<std::collections::BTreeSet<u32>> {
+    static LIVE: std::sync::OnceLock<std::sync::Mutex<std::collections::BTreeSet<u32>>> = std::sync::OnceLock::new();
+    LIVE.get_or_init(Default::default)
+}
+
+/// SIGKILLs every process this process started and has not seen end: the last resort when the tool must exit
+/// at once (a second Ctrl-C), so no lab node outlives it.
+pub fn kill_all_live() {
+    let pids: Vec<u32> = live().lock().unwrap_or_else(|e| e.into_inner()).iter().copied().collect();
+    for pid in pids {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
+    }
 }

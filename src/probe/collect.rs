@@ -244,7 +244,15 @@ impl Collector {
 
     fn apply(&mut self, i: usize, p: ProbeEvent) -> Vec<Event> {
         let t = &mut self.targets[i];
-        let offset = Duration::from_millis(p.stamp.offset_ms);
+        let scheduled = Duration::from_millis(p.stamp.offset_ms);
+        // An outage ends when the shard served a write again: a success that waited in the client's queue
+        // through a reconnect ends it at its completion, not at the moment it was scheduled.
+        let offset = if p.outcome.is_ok() && t.tracker.is_down() {
+            scheduled
+                + Duration::from_secs_f64((p.late_ms + p.set_ms.unwrap_or(0.0) + p.get_ms.unwrap_or(0.0)) / 1000.0)
+        } else {
+            scheduled
+        };
         if let Some(s) = p.set_ms {
             t.set.record(Duration::from_secs_f64(s / 1000.0));
         }
@@ -260,7 +268,7 @@ impl Collector {
         if p.node.is_some() {
             t.last_node = p.node.clone();
         }
-        t.strip.record(offset, p.outcome.is_ok());
+        t.strip.record(scheduled, p.outcome.is_ok());
         let transition = t.tracker.record(offset, &p.outcome);
         let mut out = vec![];
         if let Some(tr) = transition {
@@ -373,7 +381,8 @@ mod tests {
         assert_eq!(kinds, vec!["started", "probe", "ended", "probe"]);
         let r = &c.target_reports(Duration::from_secs(1))[0];
         assert_eq!(r.summary.outages, 1);
-        assert_eq!(r.summary.longest_outage_ms, 100);
+        // Ends when the success completed: scheduled at 200 ms, plus 1 ms of SET+GET.
+        assert_eq!(r.summary.longest_outage_ms, 101);
         assert!(r.summary.recovered);
     }
 
@@ -392,9 +401,9 @@ mod tests {
             c.handle(e);
         }
         let o = overall(&c.target_reports(Duration::from_secs(2)));
-        // t: 100-300, u: 200-500 -> one period 100-500.
+        // t: 100-301, u: 200-501 (successes end windows when they complete) -> one period 100-501.
         assert_eq!(o.outages, 1);
-        assert_eq!(o.longest_outage_ms, 400);
+        assert_eq!(o.longest_outage_ms, 401);
         assert_eq!(o.first_failure_ms, Some(100));
         assert!(o.recovered);
     }

@@ -112,6 +112,24 @@ impl Prober for FredProber {
     }
 }
 
+#[async_trait::async_trait]
+impl Prober for super::styles::EmulatedCluster {
+    async fn write_read(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+        timeout: Duration,
+        _read_only: bool,
+    ) -> exec::ProbeResult {
+        super::styles::EmulatedCluster::write_read(self, key, value, ttl, timeout).await
+    }
+
+    fn routes(&self, targets: &[ProbeTarget]) -> Vec<Option<String>> {
+        targets.iter().map(|t| self.route(t.slot).map(|e| e.to_string())).collect()
+    }
+}
+
 /// Runs the engine until the duration has passed or `stop` turns true. Probe, client and topology events go to
 /// `tx`; the client's events and the topology watcher come from `watch` (fred's connection) when given.
 /// Returns the scheduler's own figures.
@@ -145,7 +163,15 @@ pub async fn run(
     let mut seq: u64 = 0;
     loop {
         let offset = cfg.interval * seq as u32;
-        if offset >= cfg.duration || *stop.borrow() {
+        if *stop.borrow() {
+            break;
+        }
+        if offset >= cfg.duration {
+            // The run lasts the whole duration, not just until the last tick.
+            tokio::select! {
+                _ = tokio::time::sleep_until((origin + cfg.duration).into()) => {}
+                _ = stop.changed() => {}
+            }
             break;
         }
         let due = origin + offset;

@@ -33,6 +33,9 @@ pub fn validate(args: &ProbeArgs) -> AppResult<()> {
     if let Some(path) = &args.events {
         crate::events::check_writable(path, "events file")?;
     }
+    if let Some(path) = &args.report {
+        crate::report::check_report_path(path)?;
+    }
     Ok(())
 }
 

@@ -59,7 +59,8 @@ impl Session {
         Session { clock, tx, rx, stop_tx }
     }
 
-    /// A sender for another producer; the session ends only when every sender is gone.
+    /// A sender for another producer (lab, watchers, listeners). The session does not wait for these: it ends
+    /// when the engines and the `until` future of [`Session::run_with`] are done.
     pub fn sender(&self) -> mpsc::UnboundedSender<Event> {
         self.tx.clone()
     }
@@ -69,14 +70,27 @@ impl Session {
         self.stop_tx.subscribe()
     }
 
-    /// Runs the engines and collects until every producer is done.
+    /// Runs the engines and collects until they are done.
     pub async fn run(
+        self,
+        sources: Vec<Source>,
+        collector: Collector,
+        view: Box<dyn View>,
+        metrics: MetricsSink,
+    ) -> SessionOutcome {
+        self.run_with(sources, collector, view, metrics, std::future::ready(())).await.0
+    }
+
+    /// Runs the engines and collects until they are done and `until` (a lab injection, a watcher) has finished
+    /// too; `until` runs on this task, so it need not be `Send`. Returns its output with the outcome.
+    pub async fn run_with<T>(
         self,
         sources: Vec<Source>,
         mut collector: Collector,
         mut view: Box<dyn View>,
         metrics: MetricsSink,
-    ) -> SessionOutcome {
+        until: impl std::future::Future<Output = T>,
+    ) -> (SessionOutcome, T) {
         let Session { clock, tx, mut rx, stop_tx } = self;
         for s in &sources {
             for t in &s.targets {
@@ -104,6 +118,8 @@ impl Session {
         let mut ticker = tokio::time::interval(Duration::from_millis(100));
         let mut probing_ended: Option<Duration> = None;
         let mut next_metrics_write = Duration::ZERO;
+        let mut until = std::pin::pin!(until);
+        let mut until_out: Option<T> = None;
         loop {
             tokio::select! {
                 ev = rx.recv() => match ev {
@@ -115,6 +131,7 @@ impl Session {
                     }
                     None => break,
                 },
+                out = &mut until, if until_out.is_none() => until_out = Some(out),
                 _ = ticker.tick() => {
                     let elapsed = clock.elapsed();
                     view.tick(&collector, elapsed);
@@ -123,14 +140,25 @@ impl Session {
                         next_metrics_write += crate::render::HEARTBEAT;
                     }
                     metrics.refresh(&collector, elapsed, heartbeat);
-                    if probing_ended.is_none() && !engines.is_empty() && engines.iter().all(|(_, h)| h.is_finished()) {
+                    let engines_done = engines.iter().all(|(_, h)| h.is_finished());
+                    if probing_ended.is_none() && !engines.is_empty() && engines_done {
                         probing_ended = Some(clock.elapsed());
+                    }
+                    if engines_done && until_out.is_some() {
+                        break;
                     }
                 }
                 _ = &mut signal, if !interrupted => {
                     interrupted = true;
                     let _ = stop_tx.send(true);
                 }
+            }
+        }
+        // What producers already sent still counts.
+        while let Ok(ev) = rx.try_recv() {
+            for shown in collector.handle(ev) {
+                metrics.observe(&shown);
+                view.show(&shown, &collector);
             }
         }
         for shown in collector.flush() {
@@ -146,6 +174,12 @@ impl Session {
                 schedule.push((name, stats));
             }
         }
-        SessionOutcome { collector, schedule, elapsed: probing_ended.unwrap_or_else(|| clock.elapsed()), interrupted }
+        let elapsed = probing_ended.unwrap_or_else(|| clock.elapsed());
+        // The loop can also end because every sender is gone before `until` finished.
+        let out = match until_out {
+            Some(out) => out,
+            None => until.await,
+        };
+        (SessionOutcome { collector, schedule, elapsed, interrupted }, out)
     }
 }

@@ -59,6 +59,37 @@ pub struct RunSummary {
     pub schedule: Vec<SourceSchedule>,
     /// Passed or failed, with reasons.
     pub verdict: Verdict,
+    /// Per source: its own verdict (compare runs several sources).
+    #[serde(default)]
+    pub per_source: Vec<SourceVerdict>,
+    /// How each shard recovered, for emulated client styles.
+    #[serde(default)]
+    pub recovery: Vec<SourceRecovery>,
+    /// Further labs of the rehearsal (compare runs an enterprise lab next to the cluster lab).
+    #[serde(default)]
+    pub extra_labs: Vec<LabSummary>,
+}
+
+/// One source's verdict and the expectation a CI job set for it (`--expect NAME=fail`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SourceVerdict {
+    /// Source name.
+    pub source: String,
+    /// Its verdict.
+    pub verdict: Verdict,
+    /// `pass` or `fail`: what the run expected of it.
+    pub expected: String,
+    /// Whether the verdict matches the expectation.
+    pub as_expected: bool,
+}
+
+/// How each shard recovered, for one emulated source.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SourceRecovery {
+    /// Source name.
+    pub source: String,
+    /// Per failure episode (and per shard that never failed).
+    pub shards: Vec<crate::probe::styles::ShardRecovery>,
 }
 
 /// One probed source.

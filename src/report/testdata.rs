@@ -139,5 +139,8 @@ pub fn sample() -> RunSummary {
         }),
         schedule: vec![SourceSchedule { source: String::new(), stats: ScheduleStats::default() }],
         verdict,
+        per_source: Vec::new(),
+        recovery: Vec::new(),
+        extra_labs: Vec::new(),
     }
 }
