@@ -8,9 +8,11 @@ use std::time::Duration;
 
 use fred::prelude::*;
 use redis_failover_probe::cli::Mode;
+use redis_failover_probe::clock::Clock;
 use redis_failover_probe::connect::{self, Factory};
 use redis_failover_probe::lab::{
-    pid_running, port_accepts, Lab, LabEventKind, LabState, Scenario, ScenarioReport, TopologyKind,
+    pid_running, port_accepts, Lab, LabEventKind, LabOptions, LabState, Scenario, ScenarioReport,
+    TopologyKind,
 };
 use redis_failover_probe::settings::Target;
 use redis_failover_probe::topology::{parse_cluster_nodes, Endpoint, Topology};
@@ -204,6 +206,24 @@ fn rolling_replace_leaves_no_original_endpoint() {
             3
         );
         read_keys(&lab, &keys).await;
+
+        // Longer than the node timeout: the replica takes over, the old primary comes back as its replica.
+        let r = lab
+            .run(&Scenario::HangPrimary {
+                shard: Some(1),
+                duration: Duration::from_millis(4000),
+            })
+            .await
+            .unwrap();
+        check_truth(&r);
+        assert_ne!(
+            r.old_primary, r.new_primary,
+            "the cluster should have promoted"
+        );
+        assert!(r.ground_truth.unwrap().unavailable_ms < 4000);
+        assert_eq!(role_of(r.old_primary.as_ref().unwrap()).await, "slave");
+        assert_eq!(role_of(r.new_primary.as_ref().unwrap()).await, "master");
+        read_keys(&lab, &keys).await;
         lab.shutdown().await;
     });
 }
@@ -264,7 +284,7 @@ fn enterprise_hang_longer_than_down_after_fails_over_and_fences() {
         let r = lab
             .run(&Scenario::HangPrimary {
                 shard: None,
-                duration: Duration::from_millis(3000),
+                duration: Duration::from_millis(4000),
             })
             .await
             .unwrap();
@@ -273,7 +293,7 @@ fn enterprise_hang_longer_than_down_after_fails_over_and_fences() {
             r.old_primary, r.new_primary,
             "Sentinel should have promoted"
         );
-        assert!(r.ground_truth.unwrap().unavailable_ms < 3000);
+        assert!(r.ground_truth.unwrap().unavailable_ms < 4000);
         assert_eq!(role_of(r.old_primary.as_ref().unwrap()).await, "slave");
         assert_eq!(lab.seeds(), endpoint);
         endpoint_takes_writes(&lab).await;
@@ -284,7 +304,18 @@ fn enterprise_hang_longer_than_down_after_fails_over_and_fences() {
 #[test]
 fn standalone_scenarios() {
     heavy(|| async {
-        let mut lab = support::start_standalone().await;
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut lab = Lab::start(
+            TopologyKind::Standalone,
+            &LabOptions {
+                replicas: 0,
+                ..LabOptions::default()
+            },
+            Clock::start(),
+            Some(tx),
+        )
+        .await
+        .unwrap();
         assert_eq!(lab.node_endpoints().len(), 1);
         let r = lab
             .run(&Scenario::HangPrimary {
@@ -294,6 +325,20 @@ fn standalone_scenarios() {
             .await
             .unwrap();
         check_truth(&r);
+        lab.shutdown().await;
+        // Every event also went down the channel, in the lab's order.
+        let mut sent = Vec::new();
+        while let Ok(e) = rx.try_recv() {
+            sent.push(e.kind);
+        }
+        assert_eq!(sent.first(), Some(&LabEventKind::NodeStarted));
+        assert!(sent.contains(&LabEventKind::LabReady));
+        for e in &r.events {
+            assert!(sent.contains(&e.kind), "{:?} not sent", e.kind);
+        }
+
+        let lab = support::start_standalone().await;
+        assert_eq!(lab.seeds(), lab.node_endpoints());
         lab.shutdown().await;
 
         let mut lab = support::start_standalone_with(1).await;

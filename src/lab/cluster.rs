@@ -765,6 +765,13 @@ impl Lab {
                 Some(port),
             ));
         }
+        if let Some(p) = self
+            .nodes
+            .iter()
+            .find(|n| n.id.as_deref() == Some(primary_id))
+        {
+            self.online_at(p.port, port).await?;
+        }
         for (other, _) in self.live_ids() {
             let nodes = self.cluster_nodes(other).await?;
             let ok = nodes.iter().any(|n| {

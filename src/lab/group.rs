@@ -249,6 +249,7 @@ impl Lab {
                     Some(*port),
                 ));
             }
+            self.online_at(primary, *port).await?;
         }
         Ok(GroupView {
             primary,
@@ -759,7 +760,7 @@ impl Lab {
                 .await
                 .map_err(|e| pending(e, Some(new)))?;
             if r.get("master_link_status").map(String::as_str) == Some("up") {
-                Ok(())
+                self.online_at(primary, new).await
             } else {
                 Err(pending(
                     format!("127.0.0.1:{new} has not synced yet"),

@@ -628,7 +628,9 @@ impl Lab {
         let report = ScenarioReport {
             scenario: scenario.kind(),
             topology: self.kind,
-            shard: if scenario.kind() == ScenarioKind::RollingReplace {
+            shard: if scenario.kind() == ScenarioKind::RollingReplace
+                && self.kind == TopologyKind::Cluster
+            {
                 "all shards".into()
             } else {
                 shard
@@ -774,6 +776,31 @@ impl Lab {
         Ok(crate::topology::parse_info(
             &self.cmd(port, &["INFO", "replication"]).await?,
         ))
+    }
+
+    /// The primary on `primary` lists the replica on `replica` as `state=online` (with diskless sync that comes
+    /// a moment after the replica reports its link up; FAILOVER refuses a replica that is not online yet).
+    pub(crate) async fn online_at(&self, primary: u16, replica: u16) -> Result<(), Pending> {
+        let info = self
+            .replication(primary)
+            .await
+            .map_err(|e| pending(e, Some(primary)))?;
+        let online = info
+            .iter()
+            .filter(|(k, _)| k.starts_with("slave") && k[5..].parse::<u32>().is_ok())
+            .map(|(_, v)| crate::topology::parse_info_subfields(v))
+            .any(|f| {
+                f.get("port").map(String::as_str) == Some(replica.to_string().as_str())
+                    && f.get("state").map(String::as_str) == Some("online")
+            });
+        if online {
+            Ok(())
+        } else {
+            Err(pending(
+                format!("127.0.0.1:{primary} does not list 127.0.0.1:{replica} online yet"),
+                Some(primary),
+            ))
+        }
     }
 
     /// An error with the tail of the log of the node on `port` (or of the whole lab dir).
