@@ -9,6 +9,7 @@ use std::time::Duration;
 use fred::prelude::*;
 use redis_failover_probe::cli::Mode;
 use redis_failover_probe::clock::Clock;
+use redis_failover_probe::commands::lab::UpReport;
 use redis_failover_probe::connect::{self, Factory};
 use redis_failover_probe::lab::{
     pid_running, port_accepts, Lab, LabEventKind, LabOptions, LabState, Scenario, ScenarioReport,
@@ -462,14 +463,15 @@ fn lab_subcommand_detach_status_run_down() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let up: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(up["kind"], "cluster");
-    assert_eq!(up["mode"], "oss-cluster");
-    assert!(up["hint"]
-        .as_str()
-        .unwrap()
-        .starts_with("export REDIS_URL=redis://127.0.0.1:"));
+    let raw: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(raw["kind"], "cluster");
+    assert_eq!(raw["mode"], "oss-cluster");
+    let up: UpReport = serde_json::from_value(raw).unwrap();
+    assert!(up.detached);
+    assert!(up.hint.starts_with("export REDIS_URL=redis://127.0.0.1:"));
+    assert!(up.hint.ends_with(" REDIS_MODE=oss-cluster"));
     let facts = LabState::read(&state).unwrap();
+    assert_eq!(up.state, facts);
     assert_eq!(facts.nodes.len(), 6);
     assert_eq!(facts.kind, TopologyKind::Cluster);
     let pids = facts.pids();
