@@ -11,7 +11,7 @@ use crate::duration::{parse_duration, parse_positive_duration};
 #[derive(Debug, Parser)]
 #[command(
     name = "redis-failover-probe",
-    version,
+    version = crate::VERSION,
     about = "Tells whether your Redis connections survive a failover: how long each shard was down, what errors \
              clients saw, how the topology changed, and whether a client would have recovered.",
     after_help = crate::exit::EXIT_CODES_HELP,
@@ -70,13 +70,7 @@ impl std::fmt::Display for Mode {
 pub struct TargetArgs {
     /// Redis URL: redis:// or rediss:// (TLS), optional user:password@. Repeat for several cluster seeds.
     /// [default: redis://127.0.0.1:6379]
-    #[arg(
-        long = "url",
-        env = "REDIS_URL",
-        global = true,
-        value_delimiter = ',',
-        hide_env_values = true
-    )]
+    #[arg(long = "url", env = "REDIS_URL", global = true, value_delimiter = ',', hide_env_values = true)]
     pub urls: Vec<String>,
 
     /// Connection mode. Default standalone, or oss-cluster when a profile is given (USE_CLUSTER=true also means
@@ -87,6 +81,14 @@ pub struct TargetArgs {
     /// Password or access key (AUTH). Overrides one in the URL. Prefer the REDIS_ACCESS_KEY variable.
     #[arg(long, env = "REDIS_ACCESS_KEY", global = true, hide_env_values = true)]
     pub access_key: Option<String>,
+
+    /// A command that prints the password, e.g. an Entra ID access-token query; run again before it expires.
+    #[arg(long, env = "REDIS_PASSWORD_COMMAND", global = true, value_name = "CMD", hide_env_values = true)]
+    pub password_command: Option<String>,
+
+    /// How often --password-command is run again (connections re-authenticate).
+    #[arg(long, global = true, default_value = "45m", value_parser = parse_positive_duration, value_name = "DUR")]
+    pub password_refresh: Duration,
 
     /// ACL user name.
     #[arg(long, env = "REDIS_USERNAME", global = true)]
@@ -125,9 +127,7 @@ pub struct TargetArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// PING a few times: latency, server version, role, cluster mode and the endpoints used.
-    #[command(
-        after_help = "Example:\n  redis-failover-probe status --url redis://127.0.0.1:6379 --count 10"
-    )]
+    #[command(after_help = "Example:\n  redis-failover-probe status --url redis://127.0.0.1:6379 --count 10")]
     Status(StatusArgs),
     /// CLUSTER INFO and CLUSTER NODES as a table.
     #[command(
@@ -135,28 +135,141 @@ pub enum Command {
     )]
     ClusterInfo,
     /// The slot map (CLUSTER SHARDS, else CLUSTER SLOTS): ranges, primaries, replicas, coverage.
-    #[command(
-        after_help = "Example:\n  redis-failover-probe slots --mode oss-cluster --output json"
-    )]
+    #[command(after_help = "Example:\n  redis-failover-probe slots --mode oss-cluster --output json")]
     Slots,
     /// Write keys with a TTL, read them back, and show which node owns and which node answered each.
-    #[command(
-        after_help = "Example:\n  redis-failover-probe test-keys --mode oss-cluster --count 30"
-    )]
+    #[command(after_help = "Example:\n  redis-failover-probe test-keys --mode oss-cluster --count 30")]
     TestKeys(TestKeysArgs),
     /// CLIENT LIST of every node, this tool's own connections marked.
     #[command(after_help = "Example:\n  redis-failover-probe client-list --mode oss-cluster")]
     ClientList,
     /// One health check (PING and a probe-key write/read on every primary), or one per --interval with --watch.
-    #[command(
-        after_help = "Example:\n  redis-failover-probe health --mode oss-cluster --watch --interval 10s"
-    )]
+    #[command(after_help = "Example:\n  redis-failover-probe health --mode oss-cluster --watch --interval 10s")]
     Health(HealthArgs),
     /// The connection mode, the seed and advertised endpoints, and a failover-risk assessment.
     #[command(after_help = "Example:\n  redis-failover-probe connection-mode --mode oss-cluster")]
     ConnectionMode,
+    /// Write and read on every shard for a while and tell whether the connection survived the failover and how
+    /// long each shard was unavailable.
+    #[command(
+        after_help = "Examples:\n  redis-failover-probe failover-recovery --mode oss-cluster --duration 300 --interval 2\n  \
+        redis-failover-probe failover-recovery --mode oss-cluster --lab kill-primary --at 5s --duration 20s"
+    )]
+    FailoverRecovery(FailoverRecoveryArgs),
+    /// Watch the topology: every change as an event the moment it is seen, maintenance notices, and the
+    /// stale-topology diagnoses.
+    #[command(
+        after_help = "Example:\n  redis-failover-probe monitor --mode oss-cluster --duration 10m --interval 1s --events topo.jsonl"
+    )]
+    Monitor(MonitorArgs),
     /// Local topologies of real redis-server / Sentinel / HAProxy processes, and fault scenarios against them.
     Lab(crate::commands::lab::LabArgs),
+    /// Print a shell completion script, generated from this command line.
+    #[command(
+        after_help = "Example:\n  redis-failover-probe completions bash > /etc/bash_completion.d/redis-failover-probe"
+    )]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), generated from this command line.
+    #[command(
+        after_help = "Example:\n  redis-failover-probe man > redis-failover-probe.1 && man ./redis-failover-probe.1"
+    )]
+    Man,
+}
+
+/// Flags shared by the probing commands (failover-recovery, compare).
+#[derive(Debug, Clone, Args)]
+pub struct ProbeArgs {
+    /// How long to probe.
+    #[arg(long, default_value = "30s", value_parser = parse_positive_duration, value_name = "DUR")]
+    pub duration: Duration,
+    /// Time between probes of each target (at least 10ms).
+    #[arg(long, default_value = "1s", value_parser = parse_positive_duration, value_name = "DUR")]
+    pub interval: Duration,
+    /// Probe key prefix (keys also carry the run id and a TTL).
+    #[arg(long, default_value = "rfp:")]
+    pub prefix: String,
+    /// TTL of the probe keys.
+    #[arg(long, default_value = "60s", value_parser = parse_positive_duration, value_name = "DUR")]
+    pub ttl: Duration,
+    /// Fail when any outage is longer than this.
+    #[arg(long, value_parser = parse_positive_duration, value_name = "DUR")]
+    pub max_outage: Option<Duration>,
+    /// Write every event (probes, client events, topology, lab) as JSON lines to FILE, flushed per event.
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+    /// Probe with GET only (for caches where writes are not allowed).
+    #[arg(long)]
+    pub read_only: bool,
+    /// Serve Prometheus metrics at http://ADDR/metrics while the run lasts (e.g. 127.0.0.1:9464).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
+    /// Write Prometheus metrics to FILE at every heartbeat (node_exporter textfile collector).
+    #[arg(long, value_name = "FILE")]
+    pub metrics_file: Option<PathBuf>,
+    /// How often the topology is polled (oss-cluster).
+    #[arg(long, default_value = "1s", value_parser = parse_positive_duration, value_name = "DUR")]
+    pub topology_interval: Duration,
+}
+
+/// Flags of `monitor`.
+#[derive(Debug, Clone, Args)]
+pub struct MonitorArgs {
+    /// How long to watch.
+    #[arg(long, default_value = "10s", value_parser = parse_positive_duration, value_name = "DUR")]
+    pub duration: Duration,
+    /// Time between polls.
+    #[arg(long, default_value = "1s", value_parser = parse_positive_duration, value_name = "DUR")]
+    pub interval: Duration,
+    /// Write every event as JSON lines to FILE, flushed per event.
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+    /// Also listen for RESP3 maintenance push notices (CLIENT MAINT_NOTIFICATIONS) on a dedicated connection.
+    #[arg(long)]
+    pub maint_notifications: bool,
+    /// Do not subscribe to Azure's AzureRedisEvents channel.
+    #[arg(long)]
+    pub no_azure_events: bool,
+}
+
+/// Flags of `failover-recovery`.
+#[derive(Debug, Clone, Args)]
+pub struct FailoverRecoveryArgs {
+    /// Probe flags.
+    #[command(flatten)]
+    pub probe: ProbeArgs,
+    /// Standalone / enterprise: how many keys to probe on the one endpoint.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub keys: u32,
+    /// Rehearsal options (`--lab SCENARIO`).
+    #[command(flatten)]
+    pub lab: RehearsalArgs,
+}
+
+/// Flags of a rehearsal on the local lab (failover-recovery, compare).
+#[derive(Debug, Clone, Args)]
+pub struct RehearsalArgs {
+    /// Rehearse on a local lab: start the topology matching --mode, inject SCENARIO at --at, tear it down after.
+    #[arg(long, value_enum, value_name = "SCENARIO")]
+    pub lab: Option<crate::lab::ScenarioKind>,
+    /// When to inject the scenario, after probing starts.
+    #[arg(long, default_value = "10s", value_parser = crate::duration::parse_duration, value_name = "DUR", requires = "lab")]
+    pub at: Duration,
+    /// hang-primary: how long the primary stays stopped.
+    #[arg(long = "for", value_parser = parse_positive_duration, value_name = "DUR", requires = "lab")]
+    pub hang_for: Option<Duration>,
+    /// Which shard the scenario acts on (index by first slot; default the shard owning slot 0).
+    #[arg(long, requires = "lab")]
+    pub shard: Option<usize>,
+    /// Lab cluster primaries.
+    #[arg(long, default_value_t = 3, requires = "lab")]
+    pub primaries: usize,
+    /// Lab replicas per primary.
+    #[arg(long, default_value_t = 1, requires = "lab")]
+    pub replicas: usize,
 }
 
 /// Flags of `status`.

@@ -23,10 +23,7 @@ pub struct Stamp {
 impl Clock {
     /// Starts the clock now.
     pub fn start() -> Self {
-        Clock {
-            origin: Instant::now(),
-            wall_origin: SystemTime::now(),
-        }
+        Clock { origin: Instant::now(), wall_origin: SystemTime::now() }
     }
 
     /// The monotonic origin.
@@ -42,10 +39,7 @@ impl Clock {
     /// The stamp of an instant (monotonic), with the wall time derived from the same origin so the two agree.
     pub fn stamp_at(&self, at: Instant) -> Stamp {
         let offset = at.saturating_duration_since(self.origin);
-        Stamp {
-            wall: wall_string(self.wall_origin + offset),
-            offset_ms: offset.as_millis() as u64,
-        }
+        Stamp { wall: wall_string(self.wall_origin + offset), offset_ms: offset.as_millis() as u64 }
     }
 
     /// The stamp of now.

@@ -39,10 +39,7 @@ impl Connection {
             .client
             .active_connections()
             .into_iter()
-            .map(|s| Endpoint {
-                host: s.host.to_string(),
-                port: s.port,
-            })
+            .map(|s| Endpoint { host: s.host.to_string(), port: s.port })
             .collect();
         out.sort();
         out
@@ -64,17 +61,22 @@ pub async fn quit(client: &Client) {
 pub struct Factory {
     target: Target,
     tls: Option<fred::types::config::TlsConfig>,
+    // One provider for every client, so the token is fetched once per refresh, not once per connection.
+    credentials: Option<Arc<crate::credentials::CommandCredentials>>,
 }
 
 impl Factory {
     /// Prepares a factory; reads the CA file and builds the TLS configuration once.
     pub fn new(target: Target) -> AppResult<Self> {
-        let tls = if target.tls {
-            Some(crate::tls::client_config(&target)?)
-        } else {
-            None
-        };
-        Ok(Factory { target, tls })
+        let tls = if target.tls { Some(crate::tls::client_config(&target)?) } else { None };
+        let credentials = target.password_command.as_ref().map(|cmd| {
+            Arc::new(crate::credentials::CommandCredentials::new(
+                cmd.clone(),
+                target.username.clone(),
+                target.password_refresh,
+            ))
+        });
+        Ok(Factory { target, tls, credentials })
     }
 
     /// The target this factory connects to.
@@ -88,11 +90,7 @@ impl Factory {
         let mut server = Server::new(ep.host.clone(), ep.port);
         if self.tls.is_some() {
             let name = if ep.host.parse::<std::net::IpAddr>().is_ok() {
-                self.target
-                    .seeds
-                    .first()
-                    .map(|s| s.host.clone())
-                    .unwrap_or_else(|| ep.host.clone())
+                self.target.seeds.first().map(|s| s.host.clone()).unwrap_or_else(|| ep.host.clone())
             } else {
                 ep.host.clone()
             };
@@ -106,15 +104,15 @@ impl Factory {
         let config = Config {
             server,
             username: self.target.username.clone(),
-            password: self
-                .target
-                .password
-                .as_ref()
-                .map(|p| p.expose().to_string()),
+            password: self.target.password.as_ref().map(|p| p.expose().to_string()),
             tls: self.tls.clone(),
             fail_fast: true,
             ..Default::default()
         };
+        let mut config = config;
+        if let Some(c) = &self.credentials {
+            config.credential_provider = Some(c.clone());
+        }
         let mut builder = Builder::from_config(config);
         builder.set_policy(reconnect_policy());
         builder.with_connection_config(|c| {
@@ -123,10 +121,8 @@ impl Factory {
             c.auto_client_setname = false;
             // One attempt per command: a probe that fails is a data point, not something to hide behind retries.
             c.max_command_attempts = 1;
-            c.unresponsive = UnresponsiveConfig {
-                max_timeout: Some(timeout * 2),
-                interval: Duration::from_millis(100),
-            };
+            c.unresponsive =
+                UnresponsiveConfig { max_timeout: Some(timeout * 2), interval: Duration::from_millis(100) };
         });
         builder.with_performance_config(|p| {
             p.default_command_timeout = timeout;
@@ -136,12 +132,7 @@ impl Factory {
     }
 
     fn endpoint_list(&self) -> String {
-        self.target
-            .seeds
-            .iter()
-            .map(|e| e.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
+        self.target.seeds.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(", ")
     }
 
     /// Connects a client for the target's mode and checks that the server is what the mode says.
@@ -149,14 +140,8 @@ impl Factory {
         match self.target.mode {
             Mode::OssCluster => {
                 let hosts = self.target.seeds.iter().map(|e| self.server(e)).collect();
-                let server = ServerConfig::Clustered {
-                    hosts,
-                    policy: Default::default(),
-                };
-                let client = self
-                    .builder(server)
-                    .build()
-                    .map_err(|e| AppError::BadInput(e.to_string()))?;
+                let server = ServerConfig::Clustered { hosts, policy: Default::default() };
+                let client = self.builder(server).build().map_err(|e| AppError::BadInput(e.to_string()))?;
                 self.init(&client, &self.endpoint_list()).await.map_err(|e| match e {
                     AppError::Connect(m) if m.contains("cluster support disabled") => AppError::WrongMode(format!(
                         "{} is not a cluster node (cluster support disabled): use --mode standalone, or --mode \
@@ -165,10 +150,7 @@ impl Factory {
                     )),
                     other => other,
                 })?;
-                Ok(Connection {
-                    client,
-                    mode: Mode::OssCluster,
-                })
+                Ok(Connection { client, mode: Mode::OssCluster })
             }
             Mode::Standalone | Mode::Enterprise => {
                 let mut last = None;
@@ -176,10 +158,7 @@ impl Factory {
                     match self.node(seed).await {
                         Ok(client) => {
                             self.check_not_cluster(&client, seed).await?;
-                            return Ok(Connection {
-                                client,
-                                mode: self.target.mode,
-                            });
+                            return Ok(Connection { client, mode: self.target.mode });
                         }
                         Err(e @ (AppError::Auth(_) | AppError::BadInput(_))) => return Err(e),
                         Err(e) => last = Some(e),
@@ -212,9 +191,7 @@ impl Factory {
     /// A direct connection to one node, for per-node commands (CLUSTER NODES, CLIENT LIST, INFO).
     pub async fn node(&self, ep: &Endpoint) -> AppResult<Client> {
         let client = self
-            .builder(ServerConfig::Centralized {
-                server: self.server(ep),
-            })
+            .builder(ServerConfig::Centralized { server: self.server(ep) })
             .build()
             .map_err(|e| AppError::BadInput(e.to_string()))?;
         self.init(&client, &ep.to_string()).await?;
@@ -244,10 +221,31 @@ impl Factory {
 
 fn plaintext_hint(tls: bool) -> &'static str {
     if tls {
-        ""
+        " (if this is a plaintext port, use redis://)"
     } else {
         " (if this is a TLS port, use rediss://)"
     }
+}
+
+/// A readable reason for common TLS and socket failures, instead of Rust's debug text.
+fn readable(details: &str) -> String {
+    let known = [
+        ("UnknownIssuer", "the server certificate is not trusted (unknown issuer): pass --tls-ca FILE with its CA"),
+        ("NotValidForName", "the server certificate does not match the host name"),
+        ("Expired", "the server certificate has expired"),
+        ("BadSignature", "the server certificate has a bad signature"),
+        ("ConnectionReset", "connection reset by the server"),
+        ("ConnectionRefused", "connection refused"),
+        ("UnexpectedEof", "the server closed the connection"),
+        ("InvalidContentType", "the server did not answer with TLS"),
+        ("CorruptMessage", "the server did not answer with TLS"),
+    ];
+    for (needle, text) in known {
+        if details.contains(needle) {
+            return text.to_string();
+        }
+    }
+    first_line(details).to_string()
 }
 
 /// Turns a fred error met while connecting into the one line the user sees.
@@ -260,63 +258,35 @@ pub fn connect_error(what: &str, err: &fred::error::Error, tls: bool) -> AppErro
         || lower.contains("invalid password")
         || lower.contains("invalid username-password")
     {
-        return AppError::Auth(format!(
-            "authentication failed at {what}: {}",
-            first_line(&details)
-        ));
+        return AppError::Auth(format!("authentication failed at {what}: {}", first_line(&details)));
     }
-    if matches!(err.kind(), ErrorKind::Tls)
-        || lower.contains("certificate")
-        || lower.contains("tls")
-    {
-        let hint = if lower.contains("corrupt message") || lower.contains("invalidcontenttype") {
+    if matches!(err.kind(), ErrorKind::Tls) || lower.contains("certificate") || lower.contains("tls") {
+        let hint = if lower.contains("corrupt") || lower.contains("invalidcontenttype") || lower.contains("eof") {
             " (is this a plaintext port? use redis://)"
         } else {
             ""
         };
-        return AppError::Connect(format!(
-            "TLS handshake with {what} failed: {}{hint}",
-            first_line(&details)
-        ));
+        return AppError::Connect(format!("TLS handshake with {what} failed: {}{hint}", readable(&details)));
     }
     if lower.contains("refused") {
         return AppError::Connect(format!("cannot connect to {what}: connection refused"));
     }
-    if lower.contains("lookup")
-        || lower.contains("resolve")
-        || lower.contains("name or service not known")
-    {
-        return AppError::Connect(format!(
-            "cannot resolve the host of {what}: {}",
-            first_line(&details)
-        ));
+    if lower.contains("lookup") || lower.contains("resolve") || lower.contains("name or service not known") {
+        return AppError::Connect(format!("cannot resolve the host of {what}: {}", first_line(&details)));
     }
-    if matches!(err.kind(), ErrorKind::Timeout)
-        || lower.contains("timed out")
-        || lower.contains("timeout")
-    {
-        return AppError::Connect(format!(
-            "{what} did not answer in time{}",
-            plaintext_hint(tls)
-        ));
+    if matches!(err.kind(), ErrorKind::Timeout) || lower.contains("timed out") || lower.contains("timeout") {
+        return AppError::Connect(format!("{what} did not answer in time{}", plaintext_hint(tls)));
     }
     if lower.contains("noperm") {
-        return AppError::Auth(format!(
-            "{what}: permission denied: {}",
-            first_line(&details)
-        ));
+        return AppError::Auth(format!("{what}: permission denied: {}", first_line(&details)));
     }
-    AppError::Connect(format!(
-        "cannot connect to {what}: {}{}",
-        first_line(&details),
-        {
-            if lower.contains("closed") || lower.contains("reset") || lower.contains("eof") {
-                plaintext_hint(tls)
-            } else {
-                ""
-            }
+    AppError::Connect(format!("cannot connect to {what}: {}{}", readable(&details), {
+        if lower.contains("closed") || lower.contains("reset") || lower.contains("eof") {
+            plaintext_hint(tls)
+        } else {
+            ""
         }
-    ))
+    }))
 }
 
 fn first_line(s: &str) -> &str {
@@ -327,12 +297,7 @@ fn first_line(s: &str) -> &str {
 pub async fn command(client: &Client, parts: &[&str]) -> Result<Value, fred::error::Error> {
     let (name, args) = parts.split_first().expect("a command has a name");
     let cmd = CustomCommand::new(name.to_string(), ClusterHash::Random, false);
-    client
-        .custom(
-            cmd,
-            args.iter().map(|a| a.to_string()).collect::<Vec<String>>(),
-        )
-        .await
+    client.custom(cmd, args.iter().map(|a| a.to_string()).collect::<Vec<String>>()).await
 }
 
 /// Sends a command whose reply is text (CLUSTER NODES, INFO, CLIENT LIST).
@@ -346,13 +311,8 @@ pub async fn text_command(client: &Client, parts: &[&str]) -> Result<String, fre
 }
 
 /// `INFO <section>` parsed into fields.
-pub async fn info_section(
-    client: &Client,
-    section: &str,
-) -> Result<BTreeMap<String, String>, fred::error::Error> {
-    Ok(crate::topology::parse_info(
-        &text_command(client, &["INFO", section]).await?,
-    ))
+pub async fn info_section(client: &Client, section: &str) -> Result<BTreeMap<String, String>, fred::error::Error> {
+    Ok(crate::topology::parse_info(&text_command(client, &["INFO", section]).await?))
 }
 
 /// Whether an error is the server refusing a command (NOPERM, unknown command, or a proxy's refusal).
@@ -370,31 +330,17 @@ pub fn is_refused(err: &fred::error::Error) -> bool {
 pub type SharedFactory = Arc<Factory>;
 
 /// Sends a command routed to the node that owns `slot` (cluster clients), or to the one node otherwise.
-pub async fn command_for_slot(
-    client: &Client,
-    slot: u16,
-    parts: &[&str],
-) -> Result<Value, fred::error::Error> {
+pub async fn command_for_slot(client: &Client, slot: u16, parts: &[&str]) -> Result<Value, fred::error::Error> {
     let (name, args) = parts.split_first().expect("a command has a name");
     let cmd = CustomCommand::new(name.to_string(), ClusterHash::Custom(slot), false);
-    client
-        .custom(
-            cmd,
-            args.iter().map(|a| a.to_string()).collect::<Vec<String>>(),
-        )
-        .await
+    client.custom(cmd, args.iter().map(|a| a.to_string()).collect::<Vec<String>>()).await
 }
 
 /// A short random id for this run, so probe keys of concurrent runs never collide with each other or user data.
 pub fn run_id() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos(),
-    );
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
     h.write_u32(std::process::id());
     format!("{:08x}", h.finish() as u32)
 }

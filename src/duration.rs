@@ -17,18 +17,14 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         }
         return Ok(Duration::from_secs_f64(secs));
     }
-    humantime::parse_duration(t)
-        .map_err(|e| format!("'{t}' is not a duration ({e}): give e.g. 300, 30s, 250ms or 5m"))
+    humantime::parse_duration(t).map_err(|e| format!("'{t}' is not a duration ({e}): give e.g. 300, 30s, 250ms or 5m"))
 }
 
 /// Like [`parse_duration`], but zero is refused: used by every flag where zero makes no sense.
 pub fn parse_positive_duration(text: &str) -> Result<Duration, String> {
     let d = parse_duration(text)?;
     if d.is_zero() {
-        return Err(format!(
-            "'{}' is zero: this duration must be greater than zero",
-            text.trim()
-        ));
+        return Err(format!("'{}' is zero: this duration must be greater than zero", text.trim()));
     }
     Ok(d)
 }
@@ -64,9 +60,7 @@ mod tests {
 
     #[test]
     fn nonsense_is_refused_with_a_hint() {
-        assert!(parse_duration("soon")
-            .unwrap_err()
-            .contains("not a duration"));
+        assert!(parse_duration("soon").unwrap_err().contains("not a duration"));
         assert!(parse_duration("-5").unwrap_err().contains("negative"));
         assert!(parse_duration("").is_err());
         assert!(parse_positive_duration("0").unwrap_err().contains("zero"));

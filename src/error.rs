@@ -43,8 +43,5 @@ pub type AppResult<T> = Result<T, AppError>;
 /// The exit code for any error that reaches `main`: an [`AppError`] anywhere in the chain decides it,
 /// anything else is treated as a connection-level failure.
 pub fn exit_code_of(err: &anyhow::Error) -> ExitCode {
-    err.chain()
-        .find_map(|e| e.downcast_ref::<AppError>())
-        .map(AppError::exit_code)
-        .unwrap_or(ExitCode::Connect)
+    err.chain().find_map(|e| e.downcast_ref::<AppError>()).map(AppError::exit_code).unwrap_or(ExitCode::Connect)
 }

@@ -66,22 +66,10 @@ mod tests {
 
     #[test]
     fn merge_keeps_the_more_serious_code() {
-        assert_eq!(
-            ExitCode::Ok.merge(ExitCode::CheckFailed),
-            ExitCode::CheckFailed
-        );
-        assert_eq!(
-            ExitCode::CheckFailed.merge(ExitCode::Ok),
-            ExitCode::CheckFailed
-        );
-        assert_eq!(
-            ExitCode::Connect.merge(ExitCode::CheckFailed),
-            ExitCode::Connect
-        );
-        assert_eq!(
-            ExitCode::CheckFailed.merge(ExitCode::Interrupted),
-            ExitCode::Interrupted
-        );
+        assert_eq!(ExitCode::Ok.merge(ExitCode::CheckFailed), ExitCode::CheckFailed);
+        assert_eq!(ExitCode::CheckFailed.merge(ExitCode::Ok), ExitCode::CheckFailed);
+        assert_eq!(ExitCode::Connect.merge(ExitCode::CheckFailed), ExitCode::Connect);
+        assert_eq!(ExitCode::CheckFailed.merge(ExitCode::Interrupted), ExitCode::Interrupted);
     }
 
     #[test]

@@ -20,16 +20,10 @@ pub enum SlotSource {
 /// Reads the topology through `client` (any node of the cluster, or the cluster client itself).
 pub async fn read_topology(client: &Client) -> Result<(Topology, SlotSource), fred::error::Error> {
     let (shards, source) = match connect::command(client, &["CLUSTER", "SHARDS"]).await {
-        Ok(v) => (
-            topology::parse_cluster_shards(&v).map_err(parse_err)?,
-            SlotSource::ClusterShards,
-        ),
+        Ok(v) => (topology::parse_cluster_shards(&v).map_err(parse_err)?, SlotSource::ClusterShards),
         Err(e) if connect::is_refused(&e) && !e.details().contains("NOPERM") => {
             let v = connect::command(client, &["CLUSTER", "SLOTS"]).await?;
-            (
-                topology::parse_cluster_slots(&v).map_err(parse_err)?,
-                SlotSource::ClusterSlots,
-            )
+            (topology::parse_cluster_slots(&v).map_err(parse_err)?, SlotSource::ClusterSlots)
         }
         Err(e) => return Err(e),
     };
@@ -41,14 +35,7 @@ pub async fn read_topology(client: &Client) -> Result<(Topology, SlotSource), fr
         Ok(text) => topology::parse_cluster_info(&text).ok(),
         Err(_) => None,
     };
-    Ok((
-        Topology {
-            shards,
-            nodes,
-            info,
-        },
-        source,
-    ))
+    Ok((Topology { shards, nodes, info }, source))
 }
 
 fn parse_err(e: impl std::fmt::Display) -> fred::error::Error {
@@ -61,10 +48,7 @@ pub async fn topology_or_hidden(conn: &Connection) -> AppResult<Option<(Topology
     match read_topology(&conn.client).await {
         Ok(t) => Ok(Some(t)),
         Err(e) if connect::is_refused(&e) => Ok(None),
-        Err(e) => Err(AppError::Connect(format!(
-            "reading the topology failed: {}",
-            e.details()
-        ))),
+        Err(e) => Err(AppError::Connect(format!("reading the topology failed: {}", e.details()))),
     }
 }
 
@@ -77,11 +61,7 @@ pub fn hidden_line(mode: crate::cli::Mode) -> String {
 }
 
 /// Runs `f` against a direct connection to every endpoint, in parallel, each bounded by the factory's timeout.
-pub async fn per_node<T, F, Fut>(
-    factory: &Factory,
-    endpoints: &[Endpoint],
-    f: F,
-) -> Vec<(Endpoint, AppResult<T>)>
+pub async fn per_node<T, F, Fut>(factory: &Factory, endpoints: &[Endpoint], f: F) -> Vec<(Endpoint, AppResult<T>)>
 where
     F: Fn(Client) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = AppResult<T>> + Send,

@@ -4,21 +4,33 @@
 //! in-process: flags ([`cli`]) become [`settings`], the [`connect`] factory makes fred clients, subcommands
 //! ([`commands`]) wire the pieces and hand typed reports to [`output`].
 
+pub mod certs;
 pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod connect;
+pub mod credentials;
+pub mod diagnose;
 pub mod duration;
 pub mod error;
+pub mod events;
 pub mod exit;
 pub mod inspect;
 pub mod lab;
+pub mod metrics;
+pub mod notices;
 pub mod output;
 pub mod probe;
 pub mod profiles;
+pub mod render;
+pub mod report;
 pub mod run;
 pub mod secret;
 pub mod settings;
 pub mod signals;
 pub mod tls;
 pub mod topology;
+pub mod watch;
+
+/// The tool's version and the fred version it was built with, for `--version`.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (fred ", env!("RFP_FRED_VERSION"), ")");

@@ -4,13 +4,15 @@ use clap::{CommandFactory, FromArgMatches};
 use redis_failover_probe::{cli::Cli, run};
 
 fn main() {
-    let matches = Cli::command().get_matches();
-    let cli = match Cli::from_arg_matches(&matches) {
-        Ok(cli) => cli,
-        Err(e) => e.exit(),
+    let parsed = Cli::command().try_get_matches().and_then(|m| Cli::from_arg_matches(&m).map(|cli| (m, cli)));
+    let (matches, cli) = match parsed {
+        Ok(pair) => pair,
+        Err(e) => run::clap_exit(e),
     };
     if matches.value_source("access_key") == Some(clap::parser::ValueSource::CommandLine) {
-        eprintln!("warning: --access-key on the command line is visible in ps and shell history; prefer REDIS_ACCESS_KEY");
+        eprintln!(
+            "warning: --access-key on the command line is visible in ps and shell history; prefer REDIS_ACCESS_KEY"
+        );
     }
     std::process::exit(run::main_with(cli).code());
 }

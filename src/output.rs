@@ -26,8 +26,7 @@ pub fn println(text: &str) {
 
 /// Serialises a value as pretty JSON with every secret masked.
 pub fn to_json<T: Serialize>(value: &T) -> String {
-    let text =
-        serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    let text = serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     crate::secret::scrub(&text)
 }
 

@@ -57,15 +57,10 @@ pub fn default_locations() -> Vec<PathBuf> {
 /// Parses a profiles file's text; errors name the file, the line and the field.
 pub fn parse(path: &Path, text: &str) -> AppResult<ProfilesFile> {
     toml::from_str(text).map_err(|e| {
-        let line = e
-            .span()
-            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+        let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
         let message = e.message().trim().replace('\n', " ");
         match line {
-            Some(l) => AppError::BadInput(format!(
-                "profiles file {}, line {l}: {message}",
-                path.display()
-            )),
+            Some(l) => AppError::BadInput(format!("profiles file {}, line {l}: {message}", path.display())),
             None => AppError::BadInput(format!("profiles file {}: {message}", path.display())),
         }
     })
@@ -84,26 +79,20 @@ pub fn load(name: &str, explicit: Option<&Path>) -> AppResult<Profile> {
             looked.join(", ")
         )));
     };
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        AppError::BadInput(format!("cannot read profiles file {}: {e}", path.display()))
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| AppError::BadInput(format!("cannot read profiles file {}: {e}", path.display())))?;
     let file = parse(path, &text)?;
     match file.profiles.get(name) {
-        Some(p) if p.all_urls().is_empty() => Err(AppError::BadInput(format!(
-            "profiles file {}: profile '{name}' has no url",
-            path.display()
-        ))),
+        Some(p) if p.all_urls().is_empty() => {
+            Err(AppError::BadInput(format!("profiles file {}: profile '{name}' has no url", path.display())))
+        }
         Some(p) => Ok(p.clone()),
         None => {
             let known: Vec<&str> = file.profiles.keys().map(String::as_str).collect();
             Err(AppError::BadInput(format!(
                 "unknown profile '{name}' in {} (known: {})",
                 path.display(),
-                if known.is_empty() {
-                    "none".to_string()
-                } else {
-                    known.join(", ")
-                }
+                if known.is_empty() { "none".to_string() } else { known.join(", ") }
             )))
         }
     }
@@ -124,10 +113,7 @@ access_key_env = "PROD_KEY"
         let f = parse(Path::new("p.toml"), text).unwrap();
         let p = &f.profiles["PROD"];
         assert_eq!(p.mode, Some(Mode::OssCluster));
-        assert_eq!(
-            p.all_urls(),
-            vec!["rediss://prod.example.net:10000".to_string()]
-        );
+        assert_eq!(p.all_urls(), vec!["rediss://prod.example.net:10000".to_string()]);
         assert_eq!(p.access_key_env.as_deref(), Some("PROD_KEY"));
     }
 

@@ -5,11 +5,7 @@ use crate::exit::ExitCode;
 
 /// Runs a parsed command line to completion and returns the exit code; errors are printed here, once.
 pub fn main_with(cli: Cli) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -30,6 +26,26 @@ pub fn main_with(cli: Cli) -> ExitCode {
 
 /// Dispatches to the subcommand.
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match &cli.command {
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(
+                *shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "redis-failover-probe",
+                &mut out,
+            );
+            crate::output::write_stdout(&String::from_utf8_lossy(&out));
+            return Ok(ExitCode::Ok);
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut out)?;
+            crate::output::write_stdout(&String::from_utf8_lossy(&out));
+            return Ok(ExitCode::Ok);
+        }
+        _ => {}
+    }
     let settings = crate::settings::resolve(&cli.target)?;
     let c = &crate::commands::Ctx::new(settings)?;
     let code = match cli.command {
@@ -40,7 +56,21 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ClientList => crate::commands::client_list::run(c).await?,
         Command::Health(args) => crate::commands::health::run(c, &args).await?,
         Command::ConnectionMode => crate::commands::connection_mode::run(c).await?,
+        Command::FailoverRecovery(args) => crate::commands::failover_recovery::run(c, &args).await?,
+        Command::Monitor(args) => crate::commands::monitor::run(c, &args).await?,
+        Command::Completions { .. } | Command::Man => ExitCode::Ok,
         Command::Lab(args) => crate::commands::lab::run(c, &args).await?,
     };
     Ok(code)
+}
+
+/// Ends the process for a clap error: help and version as clap prints them, usage errors as one line (exit 2).
+pub fn clap_exit(e: clap::Error) -> ! {
+    if !e.use_stderr() {
+        e.exit();
+    }
+    let text = e.render().to_string();
+    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("error: bad arguments");
+    eprintln!("{}", crate::secret::scrub(line));
+    std::process::exit(ExitCode::BadInput.code());
 }

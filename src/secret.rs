@@ -73,9 +73,7 @@ pub fn redact_urls(text: &str) -> String {
         let (head, tail) = rest.split_at(pos + 3);
         out.push_str(head);
         let end = tail
-            .find(|c: char| {
-                c.is_whitespace() || c == '\'' || c == '"' || c == '`' || c == '/' || c == ')'
-            })
+            .find(|c: char| c.is_whitespace() || c == '\'' || c == '"' || c == '`' || c == '/' || c == ')')
             .unwrap_or(tail.len());
         let authority = &tail[..end];
         match authority.rfind('@') {
@@ -114,10 +112,7 @@ mod tests {
     #[test]
     fn scrub_masks_registered_values() {
         let _ = Secret::new("tok-123456-abc");
-        assert_eq!(
-            scrub("auth failed for tok-123456-abc!"),
-            "auth failed for ***!"
-        );
+        assert_eq!(scrub("auth failed for tok-123456-abc!"), "auth failed for ***!");
     }
 
     #[test]

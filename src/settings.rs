@@ -33,6 +33,10 @@ pub struct Target {
     pub timeout: Duration,
     /// The profile this target came from, if any.
     pub profile: Option<String>,
+    /// A command that prints the password (a token), run again every `password_refresh`.
+    pub password_command: Option<String>,
+    /// How often `password_command` is run again.
+    pub password_refresh: Duration,
 }
 
 impl Target {
@@ -48,6 +52,8 @@ impl Target {
             insecure: false,
             timeout: Duration::from_secs(1),
             profile: None,
+            password_command: None,
+            password_refresh: Duration::from_secs(45 * 60),
         }
     }
 
@@ -60,10 +66,7 @@ impl Target {
             (None, Some(_)) => ":***@".to_string(),
             (None, None) => String::new(),
         };
-        self.seeds
-            .iter()
-            .map(|e| format!("{scheme}://{auth}{e}"))
-            .collect()
+        self.seeds.iter().map(|e| format!("{scheme}://{auth}{e}")).collect()
     }
 }
 
@@ -121,15 +124,9 @@ pub fn parse_url(raw: &str) -> AppResult<ParsedUrl> {
         return Err(bad("port 0 is not a usable port"));
     }
     let decode = |s: &str| {
-        percent_decode(s).map_err(|_| {
-            AppError::BadInput(format!("malformed URL '{shown}': bad percent-encoding"))
-        })
+        percent_decode(s).map_err(|_| AppError::BadInput(format!("malformed URL '{shown}': bad percent-encoding")))
     };
-    let username = if url.username().is_empty() {
-        None
-    } else {
-        Some(decode(url.username())?)
-    };
+    let username = if url.username().is_empty() { None } else { Some(decode(url.username())?) };
     let password = match url.password() {
         Some(p) if !p.is_empty() => Some(Secret::new(decode(p)?)),
         _ => None,
@@ -139,12 +136,7 @@ pub fn parse_url(raw: &str) -> AppResult<ParsedUrl> {
         (Some(u), None) => (None, Some(Secret::new(u))),
         other => other,
     };
-    Ok(ParsedUrl {
-        endpoint: Endpoint { host, port },
-        tls,
-        username,
-        password,
-    })
+    Ok(ParsedUrl { endpoint: Endpoint { host, port }, tls, username, password })
 }
 
 fn percent_decode(s: &str) -> Result<String, ()> {
@@ -167,10 +159,7 @@ fn percent_decode(s: &str) -> Result<String, ()> {
 /// Turns the raw target flags into a validated [`Target`].
 pub fn resolve_target(args: &TargetArgs) -> AppResult<Target> {
     let profile = match &args.profile {
-        Some(name) => Some((
-            name.clone(),
-            profiles::load(name, args.profiles_file.as_deref())?,
-        )),
+        Some(name) => Some((name.clone(), profiles::load(name, args.profiles_file.as_deref())?)),
         None => None,
     };
     let mut urls = args.urls.clone();
@@ -183,31 +172,16 @@ pub fn resolve_target(args: &TargetArgs) -> AppResult<Target> {
     if urls.is_empty() {
         urls.push(DEFAULT_URL.to_string());
     }
-    let parsed: Vec<ParsedUrl> = urls
-        .iter()
-        .map(|u| parse_url(u.trim()))
-        .collect::<AppResult<_>>()?;
+    let parsed: Vec<ParsedUrl> = urls.iter().map(|u| parse_url(u.trim())).collect::<AppResult<_>>()?;
     let tls = parsed[0].tls;
     if parsed.iter().any(|p| p.tls != tls) {
-        return Err(AppError::BadInput(
-            "mixing redis:// and rediss:// seeds: use one scheme".into(),
-        ));
+        return Err(AppError::BadInput("mixing redis:// and rediss:// seeds: use one scheme".into()));
     }
-    let use_cluster = std::env::var("USE_CLUSTER")
-        .map(|v| v.eq_ignore_ascii_case("true"))
-        .unwrap_or(false);
+    let use_cluster = std::env::var("USE_CLUSTER").map(|v| v.eq_ignore_ascii_case("true")).unwrap_or(false);
     let mode = args
         .mode
-        .or_else(|| {
-            profile
-                .as_ref()
-                .map(|(_, p)| p.mode.unwrap_or(Mode::OssCluster))
-        })
-        .unwrap_or(if use_cluster {
-            Mode::OssCluster
-        } else {
-            Mode::Standalone
-        });
+        .or_else(|| profile.as_ref().map(|(_, p)| p.mode.unwrap_or(Mode::OssCluster)))
+        .unwrap_or(if use_cluster { Mode::OssCluster } else { Mode::Standalone });
     let username = args
         .user
         .clone()
@@ -236,10 +210,7 @@ pub fn resolve_target(args: &TargetArgs) -> AppResult<Target> {
         .or_else(|| parsed.iter().find_map(|p| p.password.clone()));
     if let Some(ca) = &args.tls_ca {
         if !ca.is_file() {
-            return Err(AppError::BadInput(format!(
-                "--tls-ca {}: no such file",
-                ca.display()
-            )));
+            return Err(AppError::BadInput(format!("--tls-ca {}: no such file", ca.display())));
         }
     }
     Ok(Target {
@@ -252,6 +223,8 @@ pub fn resolve_target(args: &TargetArgs) -> AppResult<Target> {
         insecure: args.insecure,
         timeout: args.timeout,
         profile: profile.map(|(n, _)| n),
+        password_command: args.password_command.clone().filter(|c| !c.trim().is_empty()),
+        password_refresh: args.password_refresh,
     })
 }
 
@@ -259,11 +232,7 @@ pub fn resolve_target(args: &TargetArgs) -> AppResult<Target> {
 pub fn resolve(args: &TargetArgs) -> AppResult<Settings> {
     let target = resolve_target(args)?;
     let color = !args.no_color && std::env::var_os("NO_COLOR").is_none();
-    Ok(Settings {
-        target,
-        output: args.output,
-        color,
-    })
+    Ok(Settings { target, output: args.output, color })
 }
 
 #[cfg(test)]
@@ -288,13 +257,8 @@ mod tests {
     fn bad_urls_are_one_clear_line_without_the_password() {
         let e = parse_url("http://h:1").unwrap_err().to_string();
         assert!(e.contains("unknown URL scheme 'http'"), "{e}");
-        let e = parse_url("redis://u:topsecret@h:99999")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("malformed URL") && !e.contains("topsecret"),
-            "{e}"
-        );
+        let e = parse_url("redis://u:topsecret@h:99999").unwrap_err().to_string();
+        assert!(e.contains("malformed URL") && !e.contains("topsecret"), "{e}");
         let e = parse_url("localhost:6379").unwrap_err().to_string();
         assert!(e.contains("expected redis://"), "{e}");
     }

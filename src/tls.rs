@@ -20,10 +20,7 @@ pub fn client_config(target: &Target) -> AppResult<TlsConfig> {
         .map_err(|e| AppError::BadInput(format!("TLS setup: {e}")))?;
     let config = if target.insecure {
         eprintln!("warning: --insecure: the server certificate is NOT verified");
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
-            .with_no_client_auth()
+        builder.dangerous().with_custom_certificate_verifier(Arc::new(NoVerification(provider))).with_no_client_auth()
     } else {
         let mut roots = RootCertStore::empty();
         match &target.tls_ca {
@@ -31,12 +28,8 @@ pub fn client_config(target: &Target) -> AppResult<TlsConfig> {
                 let certs = CertificateDer::pem_file_iter(path)
                     .map_err(|e| AppError::BadInput(format!("--tls-ca {}: {e}", path.display())))?;
                 for cert in certs {
-                    let cert = cert.map_err(|e| {
-                        AppError::BadInput(format!("--tls-ca {}: {e}", path.display()))
-                    })?;
-                    roots.add(cert).map_err(|e| {
-                        AppError::BadInput(format!("--tls-ca {}: {e}", path.display()))
-                    })?;
+                    let cert = cert.map_err(|e| AppError::BadInput(format!("--tls-ca {}: {e}", path.display())))?;
+                    roots.add(cert).map_err(|e| AppError::BadInput(format!("--tls-ca {}: {e}", path.display())))?;
                 }
                 if roots.is_empty() {
                     return Err(AppError::BadInput(format!(
@@ -54,10 +47,7 @@ pub fn client_config(target: &Target) -> AppResult<TlsConfig> {
         }
         builder.with_root_certificates(roots).with_no_client_auth()
     };
-    Ok(TlsConfig {
-        connector: TlsConnector::from(config),
-        hostnames: TlsHostMapping::DefaultHost,
-    })
+    Ok(TlsConfig { connector: TlsConnector::from(config), hostnames: TlsHostMapping::DefaultHost })
 }
 
 /// Accepts any certificate: only for `--insecure`.
@@ -82,12 +72,7 @@ impl ServerCertVerifier for NoVerification {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
     }
 
     fn verify_tls13_signature(
@@ -96,12 +81,7 @@ impl ServerCertVerifier for NoVerification {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {

@@ -12,8 +12,7 @@ use redis_failover_probe::clock::Clock;
 use redis_failover_probe::commands::lab::UpReport;
 use redis_failover_probe::connect::{self, Factory};
 use redis_failover_probe::lab::{
-    pid_running, port_accepts, Lab, LabEventKind, LabOptions, LabState, Scenario, ScenarioReport,
-    TopologyKind,
+    pid_running, port_accepts, Lab, LabEventKind, LabOptions, LabState, Scenario, ScenarioReport, TopologyKind,
 };
 use redis_failover_probe::settings::Target;
 use redis_failover_probe::topology::{parse_cluster_nodes, Endpoint, Topology};
@@ -35,11 +34,7 @@ async fn write_keys(lab: &Lab, n: usize) -> Vec<String> {
 async fn read_keys(lab: &Lab, keys: &[String]) {
     let conn = Factory::new(lab.target()).unwrap().connect().await.unwrap();
     for k in keys {
-        let v: Option<String> = conn
-            .client
-            .get(k.as_str())
-            .await
-            .unwrap_or_else(|e| panic!("GET {k}: {e}"));
+        let v: Option<String> = conn.client.get(k.as_str()).await.unwrap_or_else(|e| panic!("GET {k}: {e}"));
         assert_eq!(v.as_deref(), Some(k.as_str()), "key {k} lost");
     }
     conn.close().await;
@@ -57,17 +52,13 @@ async fn cluster_topology(lab: &Lab) -> Topology {
     let ep = lab.node_endpoints()[0].clone();
     let f = Factory::new(Target::local(vec![ep.clone()], Mode::Standalone)).unwrap();
     let c = f.node(&ep).await.unwrap();
-    let text = connect::text_command(&c, &["CLUSTER", "NODES"])
-        .await
-        .unwrap();
+    let text = connect::text_command(&c, &["CLUSTER", "NODES"]).await.unwrap();
     connect::quit(&c).await;
     Topology::from_nodes(parse_cluster_nodes(&text).unwrap(), None)
 }
 
 fn check_truth(r: &ScenarioReport) {
-    let g = r
-        .ground_truth
-        .unwrap_or_else(|| panic!("{} has no ground truth", r.scenario));
+    let g = r.ground_truth.unwrap_or_else(|| panic!("{} has no ground truth", r.scenario));
     assert!(g.write_resumed_ms >= g.write_stopped_ms, "{g:?}");
     assert_eq!(g.unavailable_ms, g.write_resumed_ms - g.write_stopped_ms);
     let kinds: Vec<LabEventKind> = r.events.iter().map(|e| e.kind).collect();
@@ -90,47 +81,22 @@ fn cluster_scenarios_change_the_real_roles() {
         assert_eq!(role_of(r.new_primary.as_ref().unwrap()).await, "master");
         assert_eq!(role_of(r.old_primary.as_ref().unwrap()).await, "slave");
 
-        let r = lab
-            .run(&Scenario::KillPrimary { shard: Some(1) })
-            .await
-            .unwrap();
+        let r = lab.run(&Scenario::KillPrimary { shard: Some(1) }).await.unwrap();
         check_truth(&r);
         assert_eq!(r.shard, "slots 5461-10922");
-        let (old, new) = (
-            r.old_primary.clone().unwrap(),
-            r.new_primary.clone().unwrap(),
-        );
-        assert!(
-            !port_accepts(old.port),
-            "killed primary {old} still listens"
-        );
-        assert_eq!(
-            role_of(&new).await,
-            "master",
-            "old replica {new} not primary"
-        );
+        let (old, new) = (r.old_primary.clone().unwrap(), r.new_primary.clone().unwrap());
+        assert!(!port_accepts(old.port), "killed primary {old} still listens");
+        assert_eq!(role_of(&new).await, "master", "old replica {new} not primary");
         assert!(r.events.iter().any(|e| e.kind == LabEventKind::NodeKilled));
 
         // Shorter than the node timeout: the same primary comes back.
-        let r = lab
-            .run(&Scenario::HangPrimary {
-                shard: Some(2),
-                duration: Duration::from_millis(400),
-            })
-            .await
-            .unwrap();
+        let r = lab.run(&Scenario::HangPrimary { shard: Some(2), duration: Duration::from_millis(400) }).await.unwrap();
         check_truth(&r);
         let g = r.ground_truth.unwrap();
         assert!(g.unavailable_ms >= 390, "{g:?}");
         assert_eq!(r.old_primary, r.new_primary);
 
-        let r = lab
-            .run(&Scenario::ReplaceNode {
-                shard: None,
-                replica: false,
-            })
-            .await
-            .unwrap();
+        let r = lab.run(&Scenario::ReplaceNode { shard: None, replica: false }).await.unwrap();
         check_truth(&r);
         let retired = r.retired_endpoints.clone();
         assert_eq!(retired.len(), 1);
@@ -151,27 +117,12 @@ fn cluster_scenarios_change_the_real_roles() {
         }
         let topo = cluster_topology(&lab).await;
         assert!(topo.all_covered());
-        assert!(
-            !topo.endpoints().contains(&retired[0]),
-            "retired node still known"
-        );
+        assert!(!topo.endpoints().contains(&retired[0]), "retired node still known");
 
-        let r = lab
-            .run(&Scenario::ReplaceNode {
-                shard: Some(2),
-                replica: true,
-            })
-            .await
-            .unwrap();
-        assert!(
-            r.ground_truth.is_none(),
-            "a replica swap interrupts no write"
-        );
+        let r = lab.run(&Scenario::ReplaceNode { shard: Some(2), replica: true }).await.unwrap();
+        assert!(r.ground_truth.is_none(), "a replica swap interrupts no write");
         read_keys(&lab, &keys).await;
-        let err = lab
-            .run(&Scenario::RoleSwap { shard: Some(7) })
-            .await
-            .unwrap_err();
+        let err = lab.run(&Scenario::RoleSwap { shard: Some(7) }).await.unwrap_err();
         assert!(err.to_string().contains("--shard 7"), "{err}");
         lab.shutdown().await;
     });
@@ -202,25 +153,14 @@ fn rolling_replace_leaves_no_original_endpoint() {
         assert!(lab.seeds().iter().all(|e| !original.contains(e)));
         let topo = cluster_topology(&lab).await;
         assert_eq!(topo.covered_slots(), 16384);
-        assert_eq!(
-            topo.shards.iter().filter(|s| !s.slots.is_empty()).count(),
-            3
-        );
+        assert_eq!(topo.shards.iter().filter(|s| !s.slots.is_empty()).count(), 3);
         read_keys(&lab, &keys).await;
 
         // Longer than the node timeout: the replica takes over, the old primary comes back as its replica.
-        let r = lab
-            .run(&Scenario::HangPrimary {
-                shard: Some(1),
-                duration: Duration::from_millis(4000),
-            })
-            .await
-            .unwrap();
+        let r =
+            lab.run(&Scenario::HangPrimary { shard: Some(1), duration: Duration::from_millis(4000) }).await.unwrap();
         check_truth(&r);
-        assert_ne!(
-            r.old_primary, r.new_primary,
-            "the cluster should have promoted"
-        );
+        assert_ne!(r.old_primary, r.new_primary, "the cluster should have promoted");
         assert!(r.ground_truth.unwrap().unavailable_ms < 4000);
         assert_eq!(role_of(r.old_primary.as_ref().unwrap()).await, "slave");
         assert_eq!(role_of(r.new_primary.as_ref().unwrap()).await, "master");
@@ -231,10 +171,7 @@ fn rolling_replace_leaves_no_original_endpoint() {
 
 async fn endpoint_takes_writes(lab: &Lab) {
     let conn = Factory::new(lab.target()).unwrap().connect().await.unwrap();
-    conn.client
-        .set::<(), _, _>("rfp:test:endpoint", "1", None, None, false)
-        .await
-        .expect("the endpoint takes a write");
+    conn.client.set::<(), _, _>("rfp:test:endpoint", "1", None, None, false).await.expect("the endpoint takes a write");
     conn.close().await;
 }
 
@@ -249,30 +186,17 @@ fn enterprise_endpoint_stays_put_through_every_scenario() {
         let first_nodes = lab.node_endpoints();
         for scenario in [
             Scenario::RoleSwap { shard: None },
-            Scenario::ReplaceNode {
-                shard: None,
-                replica: false,
-            },
+            Scenario::ReplaceNode { shard: None, replica: false },
             Scenario::RollingReplace,
             Scenario::KillPrimary { shard: None },
         ] {
-            let r = lab
-                .run(&scenario)
-                .await
-                .unwrap_or_else(|e| panic!("{scenario:?}: {e}"));
+            let r = lab.run(&scenario).await.unwrap_or_else(|e| panic!("{scenario:?}: {e}"));
             check_truth(&r);
             assert_eq!(lab.seeds(), endpoint, "{scenario:?} moved the endpoint");
             endpoint_takes_writes(&lab).await;
-            assert_eq!(
-                role_of(r.new_primary.as_ref().unwrap()).await,
-                "master",
-                "{scenario:?}"
-            );
+            assert_eq!(role_of(r.new_primary.as_ref().unwrap()).await, "master", "{scenario:?}");
         }
-        assert!(lab
-            .node_endpoints()
-            .iter()
-            .all(|e| !first_nodes.contains(e)));
+        assert!(lab.node_endpoints().iter().all(|e| !first_nodes.contains(e)));
         lab.shutdown().await;
     });
 }
@@ -282,18 +206,9 @@ fn enterprise_hang_longer_than_down_after_fails_over_and_fences() {
     heavy(|| async {
         let mut lab = support::start_enterprise().await;
         let endpoint = lab.seeds();
-        let r = lab
-            .run(&Scenario::HangPrimary {
-                shard: None,
-                duration: Duration::from_millis(4000),
-            })
-            .await
-            .unwrap();
+        let r = lab.run(&Scenario::HangPrimary { shard: None, duration: Duration::from_millis(4000) }).await.unwrap();
         check_truth(&r);
-        assert_ne!(
-            r.old_primary, r.new_primary,
-            "Sentinel should have promoted"
-        );
+        assert_ne!(r.old_primary, r.new_primary, "Sentinel should have promoted");
         assert!(r.ground_truth.unwrap().unavailable_ms < 4000);
         assert_eq!(role_of(r.old_primary.as_ref().unwrap()).await, "slave");
         assert_eq!(lab.seeds(), endpoint);
@@ -308,23 +223,14 @@ fn standalone_scenarios() {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let mut lab = Lab::start(
             TopologyKind::Standalone,
-            &LabOptions {
-                replicas: 0,
-                ..LabOptions::default()
-            },
+            &LabOptions { replicas: 0, ..LabOptions::default() },
             Clock::start(),
             Some(tx),
         )
         .await
         .unwrap();
         assert_eq!(lab.node_endpoints().len(), 1);
-        let r = lab
-            .run(&Scenario::HangPrimary {
-                shard: None,
-                duration: Duration::from_millis(300),
-            })
-            .await
-            .unwrap();
+        let r = lab.run(&Scenario::HangPrimary { shard: None, duration: Duration::from_millis(300) }).await.unwrap();
         check_truth(&r);
         lab.shutdown().await;
         // Every event also went down the channel, in the lab's order.
@@ -343,28 +249,15 @@ fn standalone_scenarios() {
         lab.shutdown().await;
 
         let mut lab = support::start_standalone_with(1).await;
-        let err = lab
-            .run(&Scenario::KillPrimary { shard: None })
-            .await
-            .unwrap_err();
+        let err = lab.run(&Scenario::KillPrimary { shard: None }).await.unwrap_err();
         assert!(err.to_string().contains("nothing would promote"), "{err}");
         let r = lab.run(&Scenario::RoleSwap { shard: None }).await.unwrap();
         check_truth(&r);
         assert_eq!(lab.seeds(), vec![r.new_primary.clone().unwrap()]);
         let before = lab.seeds();
-        let r = lab
-            .run(&Scenario::ReplaceNode {
-                shard: None,
-                replica: false,
-            })
-            .await
-            .unwrap();
+        let r = lab.run(&Scenario::ReplaceNode { shard: None, replica: false }).await.unwrap();
         check_truth(&r);
-        assert_ne!(
-            lab.seeds(),
-            before,
-            "a standalone endpoint moves with its node"
-        );
+        assert_ne!(lab.seeds(), before, "a standalone endpoint moves with its node");
         assert!(!port_accepts(before[0].port));
         endpoint_takes_writes(&lab).await;
         lab.shutdown().await;
@@ -417,13 +310,7 @@ fn nothing_is_left_after_drop_shutdown_or_panic() {
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         rt.block_on(async {
             let mut lab = support::start_enterprise().await;
-            let _ = lab
-                .run(&Scenario::ReplaceNode {
-                    shard: None,
-                    replica: true,
-                })
-                .await
-                .unwrap();
+            let _ = lab.run(&Scenario::ReplaceNode { shard: None, replica: true }).await.unwrap();
             *seen.lock().unwrap() = (lab.pids(), lab.ports());
             panic!("boom inside the test body");
         })
@@ -444,25 +331,12 @@ fn lab_subcommand_detach_status_run_down() {
     let _cleanup = support::DetachedLabGuard(state.clone());
 
     let out = bin()
-        .args([
-            "lab",
-            "up",
-            "--topology",
-            "cluster",
-            "--detach",
-            "--output",
-            "json",
-            "--state",
-        ])
+        .args(["lab", "up", "--topology", "cluster", "--detach", "--output", "json", "--state"])
         .arg(state_arg)
         .timeout(Duration::from_secs(60))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let raw: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(raw["kind"], "cluster");
     assert_eq!(raw["mode"], "oss-cluster");
@@ -477,51 +351,24 @@ fn lab_subcommand_detach_status_run_down() {
     let pids = facts.pids();
     assert!(pids.iter().all(|p| pid_running(*p)), "detached nodes died");
 
-    let out = bin()
-        .args(["lab", "status", "--state", state_arg])
-        .timeout(Duration::from_secs(30))
-        .output()
-        .unwrap();
+    let out = bin().args(["lab", "status", "--state", state_arg]).timeout(Duration::from_secs(30)).output().unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("REDIS_MODE=oss-cluster"));
 
     let out = bin()
-        .args([
-            "lab",
-            "run",
-            "kill-primary",
-            "--output",
-            "json",
-            "--state",
-            state_arg,
-        ])
+        .args(["lab", "run", "kill-primary", "--output", "json", "--state", state_arg])
         .timeout(Duration::from_secs(60))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report: ScenarioReport = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report.scenario.as_str(), "kill-primary");
     let killed = report.old_primary.clone().unwrap();
     assert!(!port_accepts(killed.port));
     let after = LabState::read(&state).unwrap();
-    assert!(
-        !after
-            .nodes
-            .iter()
-            .find(|n| n.port == killed.port)
-            .unwrap()
-            .alive
-    );
+    assert!(!after.nodes.iter().find(|n| n.port == killed.port).unwrap().alive);
 
-    let out = bin()
-        .args(["lab", "down", "--state", state_arg])
-        .timeout(Duration::from_secs(30))
-        .output()
-        .unwrap();
+    let out = bin().args(["lab", "down", "--state", state_arg]).timeout(Duration::from_secs(30)).output().unwrap();
     assert!(out.status.success());
     assert!(!state.exists(), "state file left behind");
     // Detached nodes belong to PID 1 by now, which may leave them as zombies: not running is what counts.

@@ -54,11 +54,7 @@ impl Report for ClientListReport {
                 c.age.to_string(),
                 c.idle.to_string(),
                 c.cmd.clone(),
-                if c.ours {
-                    "(this tool)".into()
-                } else {
-                    String::new()
-                },
+                if c.ours { "(this tool)".into() } else { String::new() },
             ]);
         }
         let mut out = t.to_string();
@@ -74,12 +70,7 @@ pub async fn run(c: &Ctx) -> AppResult<ExitCode> {
     let conn = c.factory.connect().await?;
     let nodes: Vec<Endpoint> = if conn.mode == Mode::OssCluster {
         match inspect::topology_or_hidden(&conn).await? {
-            Some((t, _)) => t
-                .nodes
-                .iter()
-                .filter(|n| !n.is_failed())
-                .map(|n| n.endpoint.clone())
-                .collect(),
+            Some((t, _)) => t.nodes.iter().filter(|n| !n.is_failed()).map(|n| n.endpoint.clone()).collect(),
             None => c.settings.target.seeds.clone(),
         }
     } else {
@@ -123,9 +114,6 @@ pub async fn run(c: &Ctx) -> AppResult<ExitCode> {
         }
     }
     clients.sort_by(|a, b| (&a.node, a.id).cmp(&(&b.node, b.id)));
-    let report = ClientListReport {
-        clients,
-        unreadable,
-    };
+    let report = ClientListReport { clients, unreadable };
     Ok(output::emit(c.settings.output, &report))
 }

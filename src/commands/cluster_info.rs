@@ -54,12 +54,7 @@ impl NodeRow {
             primary_of: n.primary_id.as_ref().map(|p| p.chars().take(8).collect()),
             slots: n.slots.iter().map(|r| r.to_string()).collect(),
             slot_count: n.slots.iter().map(|r| r.len()).sum(),
-            link_state: if n.link_connected {
-                "connected"
-            } else {
-                "disconnected"
-            }
-            .to_string(),
+            link_state: if n.link_connected { "connected" } else { "disconnected" }.to_string(),
             flags: n
                 .flags
                 .iter()
@@ -77,16 +72,8 @@ impl Report for ClusterInfoReport {
         }
         let mut out = String::new();
         if let Some(i) = &self.info {
-            let mut t = output::table(&[
-                "state",
-                "slots assigned",
-                "ok",
-                "pfail",
-                "fail",
-                "known nodes",
-                "size",
-                "epoch",
-            ]);
+            let mut t =
+                output::table(&["state", "slots assigned", "ok", "pfail", "fail", "known nodes", "size", "epoch"]);
             t.add_row(vec![
                 i.state.clone(),
                 i.slots_assigned.to_string(),
@@ -100,27 +87,14 @@ impl Report for ClusterInfoReport {
             out.push_str(&t.to_string());
             out.push('\n');
         }
-        let mut t = output::table(&[
-            "id",
-            "address",
-            "role",
-            "primary of",
-            "slots",
-            "count",
-            "link",
-            "flags",
-        ]);
+        let mut t = output::table(&["id", "address", "role", "primary of", "slots", "count", "link", "flags"]);
         for n in &self.nodes {
             t.add_row(vec![
                 n.short_id.clone(),
                 n.address.clone(),
                 n.role.to_string(),
                 n.primary_of.clone().unwrap_or_else(|| "-".into()),
-                if n.slots.is_empty() {
-                    "-".into()
-                } else {
-                    n.slots.join(" ")
-                },
+                if n.slots.is_empty() { "-".into() } else { n.slots.join(" ") },
                 n.slot_count.to_string(),
                 n.link_state.clone(),
                 n.flags.join(","),
@@ -137,21 +111,11 @@ pub async fn run(c: &Ctx) -> AppResult<ExitCode> {
     let found = inspect::topology_or_hidden(&conn).await;
     conn.close().await;
     let report = match found? {
-        None => ClusterInfoReport {
-            hidden: true,
-            info: None,
-            nodes: vec![],
-        },
+        None => ClusterInfoReport { hidden: true, info: None, nodes: vec![] },
         Some((topo, _)) => {
             let mut nodes: Vec<NodeRow> = topo.nodes.iter().map(NodeRow::from_node).collect();
-            nodes.sort_by(|a, b| {
-                (a.role != Role::Primary, &a.address).cmp(&(b.role != Role::Primary, &b.address))
-            });
-            ClusterInfoReport {
-                hidden: false,
-                info: topo.info,
-                nodes,
-            }
+            nodes.sort_by(|a, b| (a.role != Role::Primary, &a.address).cmp(&(b.role != Role::Primary, &b.address)));
+            ClusterInfoReport { hidden: false, info: topo.info, nodes }
         }
     };
     Ok(output::emit(c.settings.output, &report))

@@ -85,8 +85,7 @@ pub fn assess_cluster(seeds: &[Endpoint], topo: &Topology) -> Vec<Reason> {
     if out.is_empty() {
         out.push(Reason {
             level: RiskLevel::Medium,
-            text: "cluster-aware client: recovery depends on how the client refreshes its slot map"
-                .into(),
+            text: "cluster-aware client: recovery depends on how the client refreshes its slot map".into(),
         });
     }
     out
@@ -105,17 +104,10 @@ impl Report for ConnectionModeReport {
             self.advertised.join("\n")
         };
         t.add_row(vec!["advertised endpoints".to_string(), adv]);
-        t.add_row(vec![
-            "failover risk".to_string(),
-            format!("{:?}", self.risk).to_uppercase(),
-        ]);
+        t.add_row(vec!["failover risk".to_string(), format!("{:?}", self.risk).to_uppercase()]);
         let mut out = t.to_string();
         for r in &self.reasons {
-            out.push_str(&format!(
-                "\n[{}] {}",
-                format!("{:?}", r.level).to_lowercase(),
-                r.text
-            ));
+            out.push_str(&format!("\n[{}] {}", format!("{:?}", r.level).to_lowercase(), r.text));
         }
         out
     }
@@ -135,10 +127,7 @@ pub async fn run(c: &Ctx) -> AppResult<ExitCode> {
             }
             None => {
                 hidden = true;
-                vec![Reason {
-                    level: RiskLevel::Medium,
-                    text: "the endpoint refuses CLUSTER commands".into(),
-                }]
+                vec![Reason { level: RiskLevel::Medium, text: "the endpoint refuses CLUSTER commands".into() }]
             }
         },
         Mode::Enterprise => {
@@ -153,10 +142,7 @@ pub async fn run(c: &Ctx) -> AppResult<ExitCode> {
             let replicas = connect::info_section(&conn.client, "replication")
                 .await
                 .ok()
-                .and_then(|i| {
-                    i.get("connected_slaves")
-                        .and_then(|v| v.parse::<u32>().ok())
-                });
+                .and_then(|i| i.get("connected_slaves").and_then(|v| v.parse::<u32>().ok()));
             match replicas {
                 Some(0) => vec![Reason {
                     level: RiskLevel::High,
@@ -174,11 +160,7 @@ pub async fn run(c: &Ctx) -> AppResult<ExitCode> {
         }
     };
     conn.close().await;
-    let risk = reasons
-        .iter()
-        .map(|r| r.level)
-        .max()
-        .unwrap_or(RiskLevel::Low);
+    let risk = reasons.iter().map(|r| r.level).max().unwrap_or(RiskLevel::Low);
     let report = ConnectionModeReport {
         mode: conn.mode,
         seeds: c.settings.target.display_urls(),

@@ -60,10 +60,7 @@ pub struct HealthReport {
 impl HealthCheck {
     /// One plain line, for `--watch`.
     pub fn line(&self) -> String {
-        let ping = self
-            .ping_ms
-            .map(|p| format!("ping {p:.2}ms"))
-            .unwrap_or_else(|| "ping FAILED".into());
+        let ping = self.ping_ms.map(|p| format!("ping {p:.2}ms")).unwrap_or_else(|| "ping FAILED".into());
         let parts: Vec<String> = self
             .targets
             .iter()
@@ -73,13 +70,7 @@ impl HealthCheck {
                 _ => format!("{} ?", t.target),
             })
             .collect();
-        format!(
-            "{} {} {}; {}",
-            self.at,
-            if self.ok { "OK  " } else { "FAIL" },
-            ping,
-            parts.join("; ")
-        )
+        format!("{} {} {}; {}", self.at, if self.ok { "OK  " } else { "FAIL" }, ping, parts.join("; "))
     }
 }
 
@@ -91,14 +82,8 @@ impl Report for HealthReport {
                 c.at.clone(),
                 "PING".into(),
                 "-".into(),
-                if c.ping_ms.is_some() {
-                    "ok".into()
-                } else {
-                    "FAILED".into()
-                },
-                c.ping_ms
-                    .map(|p| format!("{p:.2}ms"))
-                    .unwrap_or_else(|| "-".into()),
+                if c.ping_ms.is_some() { "ok".into() } else { "FAILED".into() },
+                c.ping_ms.map(|p| format!("{p:.2}ms")).unwrap_or_else(|| "-".into()),
             ]);
             for tc in &c.targets {
                 t.add_row(vec![
@@ -106,9 +91,7 @@ impl Report for HealthReport {
                     tc.target.clone(),
                     tc.endpoint.clone().unwrap_or_else(|| "-".into()),
                     tc.error.clone().unwrap_or_else(|| "ok".into()),
-                    tc.latency_ms
-                        .map(|p| format!("{p:.2}ms"))
-                        .unwrap_or_else(|| "-".into()),
+                    tc.latency_ms.map(|p| format!("{p:.2}ms")).unwrap_or_else(|| "-".into()),
                 ]);
             }
         }
@@ -131,38 +114,17 @@ async fn plan(c: &Ctx, conn: &Connection, run_id: &str) -> AppResult<Vec<ProbeTa
             return Ok(targets::for_cluster(&topo, prefix, run_id));
         }
     }
-    Ok(targets::for_endpoint(
-        &c.settings.target.seeds[0],
-        1,
-        prefix,
-        run_id,
-    ))
+    Ok(targets::for_endpoint(&c.settings.target.seeds[0], 1, prefix, run_id))
 }
 
 /// Runs one check over an open connection.
-pub async fn check(
-    conn: &Connection,
-    plan: &[ProbeTarget],
-    timeout: Duration,
-    clock: &Clock,
-) -> HealthCheck {
+pub async fn check(conn: &Connection, plan: &[ProbeTarget], timeout: Duration, clock: &Clock) -> HealthCheck {
     let at = clock.now().wall;
-    let ping_ms = exec::ping(&conn.client, timeout)
-        .await
-        .ok()
-        .map(|d| d.as_secs_f64() * 1000.0);
+    let ping_ms = exec::ping(&conn.client, timeout).await.ok().map(|d| d.as_secs_f64() * 1000.0);
     let mut checks = Vec::new();
     for t in plan {
         let value = format!("{}", clock.elapsed().as_micros());
-        let r = exec::write_read(
-            &conn.client,
-            &t.key,
-            &value,
-            Duration::from_secs(60),
-            timeout,
-            false,
-        )
-        .await;
+        let r = exec::write_read(&conn.client, &t.key, &value, Duration::from_secs(60), timeout, false).await;
         let latency = match (r.set_latency, r.get_latency) {
             (Some(s), Some(g)) => Some((s + g).as_secs_f64() * 1000.0),
             _ => None,
@@ -176,12 +138,7 @@ pub async fn check(
         });
     }
     let ok = ping_ms.is_some() && checks.iter().all(|c| c.ok);
-    HealthCheck {
-        at,
-        ping_ms,
-        targets: checks,
-        ok,
-    }
+    HealthCheck { at, ping_ms, targets: checks, ok }
 }
 
 /// The `--watch` interval: the flag, else HEALTH_CHECK_INTERVAL (milliseconds), else 30 s.
@@ -234,11 +191,7 @@ pub async fn run(c: &Ctx, args: &HealthArgs) -> AppResult<ExitCode> {
     let ok = checks.iter().all(|c| c.ok);
     let report = HealthReport { checks, ok };
     if args.watch && c.settings.output == crate::cli::OutputFormat::Table {
-        output::println(if ok {
-            "every check passed"
-        } else {
-            "at least one check FAILED"
-        });
+        output::println(if ok { "every check passed" } else { "at least one check FAILED" });
         return Ok(report.exit_code());
     }
     Ok(output::emit(c.settings.output, &report))

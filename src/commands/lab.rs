@@ -14,8 +14,7 @@ use crate::duration::{human, parse_positive_duration};
 use crate::error::AppResult;
 use crate::exit::ExitCode;
 use crate::lab::{
-    BenchReport, Lab, LabOptions, LabState, Scenario, ScenarioKind, ScenarioReport, TopologyKind,
-    DEFAULT_STATE_FILE,
+    BenchReport, Lab, LabOptions, LabState, Scenario, ScenarioKind, ScenarioReport, TopologyKind, DEFAULT_STATE_FILE,
 };
 use crate::output::{self, Report};
 
@@ -39,11 +38,9 @@ pub enum LabAction {
     /// Show the processes of a detached lab and whether they run.
     Status(StateArgs),
     /// Run a fault scenario against a detached lab.
-    #[command(
-        after_help = "Scenarios: role-swap, kill-primary, replace-node, rolling-replace, hang-primary.\n\
+    #[command(after_help = "Scenarios: role-swap, kill-primary, replace-node, rolling-replace, hang-primary.\n\
                       The target shard is the one owning slot 0 unless --shard N picks the N-th in slot order.\n\
-                      Example:\n  redis-failover-probe lab run kill-primary --shard 1"
-    )]
+                      Example:\n  redis-failover-probe lab run kill-primary --shard 1")]
     Run(RunArgs),
     /// Stop every process of a detached lab, remove its dir and the state file.
     Down(StateArgs),
@@ -146,10 +143,7 @@ pub struct UpReport {
 }
 
 fn hint(state: &LabState) -> String {
-    format!(
-        "export REDIS_URL={} REDIS_MODE={}",
-        state.seed_url, state.mode
-    )
+    format!("export REDIS_URL={} REDIS_MODE={}", state.seed_url, state.mode)
 }
 
 fn proc_table(rows: &[ProcRow]) -> String {
@@ -170,12 +164,7 @@ fn rows_of(state: &LabState) -> Vec<ProcRow> {
         .nodes
         .iter()
         .filter(|n| n.alive)
-        .map(|n| ProcRow {
-            what: "redis-server".into(),
-            port: n.port,
-            pid: n.pid,
-            running: true,
-        })
+        .map(|n| ProcRow { what: "redis-server".into(), port: n.port, pid: n.pid, running: true })
         .collect();
     rows.extend(state.sentinel.iter().map(|s| ProcRow {
         what: "sentinel".into(),
@@ -253,11 +242,8 @@ impl Report for StatusReport {
 
 impl Report for ScenarioReport {
     fn render(&self) -> String {
-        let ep = |e: &Option<crate::topology::Endpoint>| {
-            e.as_ref()
-                .map(|e| e.to_string())
-                .unwrap_or_else(|| "-".into())
-        };
+        let ep =
+            |e: &Option<crate::topology::Endpoint>| e.as_ref().map(|e| e.to_string()).unwrap_or_else(|| "-".into());
         let mut out = format!(
             "{} on {} ({}) in {}: primary {} -> {}\n",
             self.scenario,
@@ -272,16 +258,10 @@ impl Report for ScenarioReport {
                 "ground truth: writes stopped at {} ms, resumed at {} ms: unavailable {} ms\n",
                 g.write_stopped_ms, g.write_resumed_ms, g.unavailable_ms
             )),
-            None => {
-                out.push_str("ground truth: no write interruption (only a replica was touched)\n")
-            }
+            None => out.push_str("ground truth: no write interruption (only a replica was touched)\n"),
         }
         if !self.retired_endpoints.is_empty() {
-            let list: Vec<String> = self
-                .retired_endpoints
-                .iter()
-                .map(|e| e.to_string())
-                .collect();
+            let list: Vec<String> = self.retired_endpoints.iter().map(|e| e.to_string()).collect();
             out.push_str(&format!("retired endpoints: {}\n", list.join(", ")));
         }
         let mut t = output::table(&["ms", "time", "event", "node", "detail"]);
@@ -289,10 +269,7 @@ impl Report for ScenarioReport {
             t.add_row(vec![
                 e.stamp.offset_ms.to_string(),
                 clock::time_of_day(&e.stamp).to_string(),
-                serde_json::to_value(e.kind)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default(),
+                serde_json::to_value(e.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
                 e.node.as_ref().map(|n| n.to_string()).unwrap_or_default(),
                 e.detail.clone(),
             ]);
@@ -306,11 +283,7 @@ impl Report for BenchReport {
     fn render(&self) -> String {
         let mut t = output::table(&["figure", "median", "runs", "target", "ok"]);
         for f in &self.figures {
-            let runs: Vec<String> = f
-                .runs_ms
-                .iter()
-                .map(|ms| human(Duration::from_millis(*ms)))
-                .collect();
+            let runs: Vec<String> = f.runs_ms.iter().map(|ms| human(Duration::from_millis(*ms))).collect();
             t.add_row(vec![
                 f.name.clone(),
                 human(Duration::from_millis(f.median_ms)),
@@ -319,10 +292,7 @@ impl Report for BenchReport {
                 if f.within_target { "yes" } else { "NO" }.to_string(),
             ]);
         }
-        format!(
-            "lab bench: median of {} run(s) on {} core(s)\n{t}",
-            self.runs, self.cores
-        )
+        format!("lab bench: median of {} run(s) on {} core(s)\n{t}", self.runs, self.cores)
     }
 }
 
@@ -353,23 +323,12 @@ async fn up(c: &Ctx, a: &UpArgs) -> AppResult<ExitCode> {
     if a.detach {
         let state = lab.detach().await;
         state.write(&a.state)?;
-        let report = UpReport {
-            hint: hint(&state),
-            state,
-            ready_ms,
-            detached: true,
-            state_file: Some(a.state.clone()),
-        };
+        let report =
+            UpReport { hint: hint(&state), state, ready_ms, detached: true, state_file: Some(a.state.clone()) };
         return Ok(output::emit(c.settings.output, &report));
     }
     let state = lab.state();
-    let report = UpReport {
-        hint: hint(&state),
-        state,
-        ready_ms,
-        detached: false,
-        state_file: None,
-    };
+    let report = UpReport { hint: hint(&state), state, ready_ms, detached: false, state_file: None };
     output::emit(c.settings.output, &report);
     crate::signals::interrupted().await;
     eprintln!("stopping the lab");
@@ -385,12 +344,7 @@ async fn status(c: &Ctx, a: &StateArgs) -> AppResult<ExitCode> {
         .processes()
         .into_iter()
         .filter(|(_, _, pid, _)| listed.contains(pid))
-        .map(|(what, port, pid, running)| ProcRow {
-            what,
-            port,
-            pid,
-            running,
-        })
+        .map(|(what, port, pid, running)| ProcRow { what, port, pid, running })
         .collect();
     let report = StatusReport {
         kind: state.kind,

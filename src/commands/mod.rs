@@ -3,8 +3,11 @@
 pub mod client_list;
 pub mod cluster_info;
 pub mod connection_mode;
+pub mod failover_recovery;
 pub mod health;
 pub mod lab;
+pub mod monitor;
+pub mod rehearsal;
 pub mod slots;
 pub mod status;
 pub mod test_keys;

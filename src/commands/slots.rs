@@ -55,11 +55,7 @@ impl SlotsReport {
                 replicas: s.replicas.iter().map(|r| r.endpoint.to_string()).collect(),
             })
             .collect();
-        let all: Vec<SlotRange> = topo
-            .shards
-            .iter()
-            .flat_map(|s| s.slots.iter().copied())
-            .collect();
+        let all: Vec<SlotRange> = topo.shards.iter().flat_map(|s| s.slots.iter().copied()).collect();
         let uncovered = topology::uncovered(&all);
         SlotsReport {
             hidden: false,
@@ -81,36 +77,19 @@ impl Report for SlotsReport {
         let mut t = output::table(&["ranges", "slots", "primary", "replicas"]);
         for s in &self.shards {
             t.add_row(vec![
-                s.ranges
-                    .iter()
-                    .map(|r| r.to_string())
-                    .collect::<Vec<_>>()
-                    .join(" "),
+                s.ranges.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(" "),
                 s.slot_count.to_string(),
                 s.primary.clone(),
-                if s.replicas.is_empty() {
-                    "none".into()
-                } else {
-                    s.replicas.join(", ")
-                },
+                if s.replicas.is_empty() { "none".into() } else { s.replicas.join(", ") },
             ]);
         }
         for r in &self.uncovered {
-            t.add_row(vec![
-                r.to_string(),
-                r.len().to_string(),
-                "UNCOVERED".into(),
-                "-".into(),
-            ]);
+            t.add_row(vec![r.to_string(), r.len().to_string(), "UNCOVERED".into(), "-".into()]);
         }
         let verdict = if self.all_covered {
             format!("all 16384 slots covered by {} primaries", self.primaries)
         } else {
-            format!(
-                "{} of 16384 slots covered: {} range(s) UNCOVERED",
-                self.covered,
-                self.uncovered.len()
-            )
+            format!("{} of 16384 slots covered: {} range(s) UNCOVERED", self.covered, self.uncovered.len())
         };
         format!("{t}\n{verdict}")
     }

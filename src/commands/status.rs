@@ -51,23 +51,11 @@ impl LatencyMs {
     /// Summarises a few samples (milliseconds) by nearest rank; all zero when there are none.
     pub fn from_samples(mut samples: Vec<f64>) -> Self {
         if samples.is_empty() {
-            return LatencyMs {
-                min: 0.0,
-                p50: 0.0,
-                p99: 0.0,
-                max: 0.0,
-            };
+            return LatencyMs { min: 0.0, p50: 0.0, p99: 0.0, max: 0.0 };
         }
         samples.sort_by(|a, b| a.total_cmp(b));
-        let rank = |q: f64| {
-            samples[((q * samples.len() as f64).ceil() as usize).clamp(1, samples.len()) - 1]
-        };
-        LatencyMs {
-            min: samples[0],
-            p50: rank(0.5),
-            p99: rank(0.99),
-            max: samples[samples.len() - 1],
-        }
+        let rank = |q: f64| samples[((q * samples.len() as f64).ceil() as usize).clamp(1, samples.len()) - 1];
+        LatencyMs { min: samples[0], p50: rank(0.5), p99: rank(0.99), max: samples[samples.len() - 1] }
     }
 }
 
@@ -77,30 +65,15 @@ impl Report for StatusReport {
         t.add_row(vec!["mode".to_string(), self.mode.clone()]);
         t.add_row(vec!["endpoints".to_string(), self.endpoints.join("\n")]);
         t.add_row(vec!["reached".to_string(), self.reached.join("\n")]);
-        t.add_row(vec![
-            "server version".to_string(),
-            self.server_version.clone().unwrap_or_else(|| "-".into()),
-        ]);
-        t.add_row(vec![
-            "role".to_string(),
-            self.role.clone().unwrap_or_else(|| "-".into()),
-        ]);
-        let ce = self
-            .cluster_enabled
-            .map(|b| if b { "yes" } else { "no" })
-            .unwrap_or("-");
+        t.add_row(vec!["server version".to_string(), self.server_version.clone().unwrap_or_else(|| "-".into())]);
+        t.add_row(vec!["role".to_string(), self.role.clone().unwrap_or_else(|| "-".into())]);
+        let ce = self.cluster_enabled.map(|b| if b { "yes" } else { "no" }).unwrap_or("-");
         t.add_row(vec!["cluster enabled".to_string(), ce.to_string()]);
-        t.add_row(vec![
-            "pings".to_string(),
-            format!("{} sent, {} PONG", self.pings, self.pongs),
-        ]);
+        t.add_row(vec!["pings".to_string(), format!("{} sent, {} PONG", self.pings, self.pongs)]);
         let l = &self.latency_ms;
         t.add_row(vec![
             "latency".to_string(),
-            format!(
-                "min {:.2}ms  p50 {:.2}ms  p99 {:.2}ms  max {:.2}ms",
-                l.min, l.p50, l.p99, l.max
-            ),
+            format!("min {:.2}ms  p50 {:.2}ms  p99 {:.2}ms  max {:.2}ms", l.min, l.p50, l.p99, l.max),
         ]);
         t.to_string()
     }
@@ -129,10 +102,7 @@ pub async fn collect(c: &Ctx, args: &StatusArgs) -> AppResult<StatusReport> {
             Ok(_) => {}
             Err(e) if e.details().contains("NOAUTH") || e.details().contains("WRONGPASS") => {
                 conn.close().await;
-                return Err(AppError::Auth(format!(
-                    "authentication failed: {}",
-                    e.details()
-                )));
+                return Err(AppError::Auth(format!("authentication failed: {}", e.details())));
             }
             Err(_) => {}
         }
@@ -169,15 +139,7 @@ mod tests {
     #[test]
     fn nearest_rank_percentiles() {
         let l = LatencyMs::from_samples(vec![5.0, 1.0, 3.0, 2.0, 4.0]);
-        assert_eq!(
-            l,
-            LatencyMs {
-                min: 1.0,
-                p50: 3.0,
-                p99: 5.0,
-                max: 5.0
-            }
-        );
+        assert_eq!(l, LatencyMs { min: 1.0, p50: 3.0, p99: 5.0, max: 5.0 });
         assert_eq!(LatencyMs::from_samples(vec![]).max, 0.0);
     }
 }

@@ -64,16 +64,8 @@ impl Report for TestKeysReport {
         for (node, n) in &self.distribution {
             d.add_row(vec![node.clone(), n.to_string()]);
         }
-        let tail = if self.deleted {
-            "keys deleted"
-        } else {
-            "keys kept (they expire after --ttl)"
-        };
-        format!(
-            "{t}\n{d}\n{} key(s), {} problem(s); {tail}",
-            self.keys.len(),
-            self.problems
-        )
+        let tail = if self.deleted { "keys deleted" } else { "keys kept (they expire after --ttl)" };
+        format!("{t}\n{d}\n{} key(s), {} problem(s); {tail}", self.keys.len(), self.problems)
     }
 
     fn exit_code(&self) -> ExitCode {
@@ -87,21 +79,14 @@ impl Report for TestKeysReport {
 
 /// Maps node ids to endpoints, for turning CLUSTER MYID into an address.
 fn id_to_endpoint(topo: &Topology) -> BTreeMap<String, String> {
-    topo.nodes
-        .iter()
-        .map(|n| (n.id.clone(), n.endpoint.to_string()))
-        .collect()
+    topo.nodes.iter().map(|n| (n.id.clone(), n.endpoint.to_string())).collect()
 }
 
 /// Runs `test-keys`.
 pub async fn run(c: &Ctx, args: &TestKeysArgs) -> AppResult<ExitCode> {
     let conn = c.factory.connect().await?;
     let cluster = conn.mode == Mode::OssCluster;
-    let topo = if cluster {
-        inspect::topology_or_hidden(&conn).await?.map(|(t, _)| t)
-    } else {
-        None
-    };
+    let topo = if cluster { inspect::topology_or_hidden(&conn).await?.map(|(t, _)| t) } else { None };
     let ids = topo.as_ref().map(id_to_endpoint).unwrap_or_default();
     let single = c.settings.target.seeds[0].to_string();
     let run_id = connect::run_id();
@@ -114,16 +99,8 @@ pub async fn run(c: &Ctx, args: &TestKeysArgs) -> AppResult<ExitCode> {
         let value = format!("{run_id}-{i}");
         let start = Instant::now();
         // NX: never overwrite a key that is not ours.
-        let set: Result<Option<String>, _> = conn
-            .client
-            .set(
-                &key,
-                value.as_str(),
-                Some(Expiration::PX(ttl_ms)),
-                Some(SetOptions::NX),
-                false,
-            )
-            .await;
+        let set: Result<Option<String>, _> =
+            conn.client.set(&key, value.as_str(), Some(Expiration::PX(ttl_ms)), Some(SetOptions::NX), false).await;
         let result = match set {
             Ok(Some(_)) => {
                 written.push(key.clone());
@@ -138,27 +115,16 @@ pub async fn run(c: &Ctx, args: &TestKeysArgs) -> AppResult<ExitCode> {
         };
         let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
         let (owner, answered_by) = if cluster {
-            let owner = topo
-                .as_ref()
-                .and_then(|t| t.primary_for_slot(slot))
-                .map(|n| n.endpoint.to_string());
-            let answered =
-                match connect::command_for_slot(&conn.client, slot, &["CLUSTER", "MYID"]).await {
-                    Ok(v) => v.as_string().and_then(|id| ids.get(&id).cloned()),
-                    Err(_) => None,
-                };
+            let owner = topo.as_ref().and_then(|t| t.primary_for_slot(slot)).map(|n| n.endpoint.to_string());
+            let answered = match connect::command_for_slot(&conn.client, slot, &["CLUSTER", "MYID"]).await {
+                Ok(v) => v.as_string().and_then(|id| ids.get(&id).cloned()),
+                Err(_) => None,
+            };
             (owner, answered)
         } else {
             (Some(single.clone()), Some(single.clone()))
         };
-        rows.push(KeyRow {
-            key,
-            slot,
-            owner,
-            answered_by,
-            latency_ms,
-            result,
-        });
+        rows.push(KeyRow { key, slot, owner, answered_by, latency_ms, result });
     }
     let deleted = !args.keep;
     if deleted {
@@ -169,19 +135,10 @@ pub async fn run(c: &Ctx, args: &TestKeysArgs) -> AppResult<ExitCode> {
     conn.close().await;
     let mut distribution = BTreeMap::new();
     for r in &rows {
-        *distribution
-            .entry(r.answered_by.clone().unwrap_or_else(|| "unknown".into()))
-            .or_insert(0) += 1;
+        *distribution.entry(r.answered_by.clone().unwrap_or_else(|| "unknown".into())).or_insert(0) += 1;
     }
-    let problems = rows
-        .iter()
-        .filter(|r| r.result != "ok" || r.answered_by.is_none() || r.owner != r.answered_by)
-        .count() as u32;
-    let report = TestKeysReport {
-        keys: rows,
-        distribution,
-        deleted,
-        problems,
-    };
+    let problems =
+        rows.iter().filter(|r| r.result != "ok" || r.answered_by.is_none() || r.owner != r.answered_by).count() as u32;
+    let report = TestKeysReport { keys: rows, distribution, deleted, problems };
     Ok(output::emit(c.settings.output, &report))
 }

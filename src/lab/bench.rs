@@ -46,13 +46,7 @@ fn figure(name: &str, runs_ms: Vec<u64>, target: Duration) -> BenchFigure {
         (sorted[sorted.len() / 2 - 1] + sorted[sorted.len() / 2]) / 2
     };
     let target_ms = target.as_millis() as u64;
-    BenchFigure {
-        name: name.to_string(),
-        runs_ms,
-        median_ms,
-        target_ms,
-        within_target: median_ms < target_ms,
-    }
+    BenchFigure { name: name.to_string(), runs_ms, median_ms, target_ms, within_target: median_ms < target_ms }
 }
 
 /// Runs the benchmark: a 3×1 cluster's ready time, replace-node of a primary in it, rolling-replace of all 6 nodes
@@ -68,11 +62,7 @@ pub async fn bench(runs: usize, mut progress: impl FnMut(&str, u64)) -> AppResul
         progress("cluster 3x1 ready", ms);
         ready.push(ms);
         let began = Instant::now();
-        lab.run(&Scenario::ReplaceNode {
-            shard: None,
-            replica: false,
-        })
-        .await?;
+        lab.run(&Scenario::ReplaceNode { shard: None, replica: false }).await?;
         let ms = began.elapsed().as_millis() as u64;
         progress("replace-node (primary)", ms);
         replace.push(ms);
@@ -95,17 +85,11 @@ pub async fn bench(runs: usize, mut progress: impl FnMut(&str, u64)) -> AppResul
     }
     Ok(BenchReport {
         runs: runs.max(1),
-        cores: std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
+        cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         figures: vec![
             figure("cluster 3x1 ready", ready, Duration::from_secs(3)),
             figure("replace-node (primary)", replace, Duration::from_secs(2)),
-            figure(
-                "rolling-replace (6 nodes)",
-                rolling,
-                Duration::from_secs(12),
-            ),
+            figure("rolling-replace (6 nodes)", rolling, Duration::from_secs(12)),
             figure("enterprise ready", enterprise, Duration::from_secs(2)),
         ],
     })

@@ -5,14 +5,10 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use super::truth::watch_writes;
-use super::{
-    key_for_slot, local, pending, GroundTruth, Lab, LabEventKind, Pending, Scenario, ScenarioStep,
-    POLL,
-};
+use super::{key_for_slot, local, pending, GroundTruth, Lab, LabEventKind, Pending, Scenario, ScenarioStep, POLL};
 use crate::error::{AppError, AppResult};
 use crate::topology::{
-    merge, parse_cluster_info, parse_cluster_nodes, shards_from_nodes, ClusterNode, Role, Shard,
-    SlotRange, SLOT_COUNT,
+    merge, parse_cluster_info, parse_cluster_nodes, shards_from_nodes, ClusterNode, Role, Shard, SlotRange, SLOT_COUNT,
 };
 
 /// The slot ranges of `n` primaries, split as `redis-cli --cluster create` does (0-5460, 5461-10922, ...).
@@ -35,12 +31,7 @@ fn label(slots: &[SlotRange]) -> String {
 impl Lab {
     /// Polls `check` every ~10 ms until it holds, or fails after `limit` with the reason and the log of the node
     /// it names.
-    pub(crate) async fn wait_for<F>(
-        &self,
-        what: &str,
-        limit: Duration,
-        mut check: F,
-    ) -> AppResult<()>
+    pub(crate) async fn wait_for<F>(&self, what: &str, limit: Duration, mut check: F) -> AppResult<()>
     where
         F: AsyncFnMut() -> Result<(), Pending>,
     {
@@ -50,11 +41,7 @@ impl Lab {
                 Ok(()) => return Ok(()),
                 Err(p) if Instant::now() >= until => {
                     return Err(self.fail_at(
-                        &format!(
-                            "{what}: not done within {}: {}",
-                            crate::duration::human(limit),
-                            p.why
-                        ),
+                        &format!("{what}: not done within {}: {}", crate::duration::human(limit), p.why),
                         p.port,
                     ))
                 }
@@ -76,48 +63,24 @@ impl Lab {
             ports.push(port);
         }
         for (i, &port) in ports.iter().enumerate() {
-            let id = self
-                .cmd(port, &["CLUSTER", "MYID"])
-                .await
-                .map_err(|e| self.fail_at(&e, Some(port)))?;
+            let id = self.cmd(port, &["CLUSTER", "MYID"]).await.map_err(|e| self.fail_at(&e, Some(port)))?;
             let idx = self.node_index(port).expect("node just started");
             self.nodes[idx].id = Some(id);
             self.nodes[idx].original = true;
             // Distinct config epochs up front, as redis-cli does, so no epoch collision has to be resolved.
-            self.cmd_ok(port, &["CLUSTER", "SET-CONFIG-EPOCH", &(i + 1).to_string()])
-                .await?;
+            self.cmd_ok(port, &["CLUSTER", "SET-CONFIG-EPOCH", &(i + 1).to_string()]).await?;
         }
         for (range, &port) in split_slots(primaries).iter().zip(&ports) {
-            self.cmd_ok(
-                port,
-                &[
-                    "CLUSTER",
-                    "ADDSLOTSRANGE",
-                    &range.start.to_string(),
-                    &range.end.to_string(),
-                ],
-            )
-            .await?;
+            self.cmd_ok(port, &["CLUSTER", "ADDSLOTSRANGE", &range.start.to_string(), &range.end.to_string()]).await?;
         }
         // Every pair meets directly: quicker than waiting for gossip to spread the news.
         for (i, &a) in ports.iter().enumerate() {
             for &b in &ports[i + 1..] {
-                self.cmd_ok(
-                    a,
-                    &[
-                        "CLUSTER",
-                        "MEET",
-                        "127.0.0.1",
-                        &b.to_string(),
-                        &(b + 100).to_string(),
-                    ],
-                )
-                .await?;
+                self.cmd_ok(a, &["CLUSTER", "MEET", "127.0.0.1", &b.to_string(), &(b + 100).to_string()]).await?;
             }
         }
         let limit = self.settle_limit();
-        self.wait_for("cluster join", limit, async || self.cluster_known().await)
-            .await?;
+        self.wait_for("cluster join", limit, async || self.cluster_known().await).await?;
         for &port in &ports {
             self.emit(
                 LabEventKind::NodeJoined,
@@ -128,27 +91,17 @@ impl Lab {
         for (k, &port) in ports[primaries..].iter().enumerate() {
             let primary_port = ports[k / self.opts.replicas.max(1)];
             let primary_id = self.id_of(primary_port);
-            self.cmd_ok(port, &["CLUSTER", "REPLICATE", &primary_id])
-                .await?;
+            self.cmd_ok(port, &["CLUSTER", "REPLICATE", &primary_id]).await?;
         }
-        self.wait_for("cluster ready", limit, async || {
-            self.cluster_settled().await
-        })
-        .await?;
+        self.wait_for("cluster ready", limit, async || self.cluster_settled().await).await?;
         for &port in &ports[primaries..] {
-            self.emit(
-                LabEventKind::ReplicaSynced,
-                Some(local(port)),
-                format!("127.0.0.1:{port} replica link up"),
-            );
+            self.emit(LabEventKind::ReplicaSynced, Some(local(port)), format!("127.0.0.1:{port} replica link up"));
         }
         Ok(())
     }
 
     fn id_of(&self, port: u16) -> String {
-        self.node_index(port)
-            .and_then(|i| self.nodes[i].id.clone())
-            .unwrap_or_default()
+        self.node_index(port).and_then(|i| self.nodes[i].id.clone()).unwrap_or_default()
     }
 
     /// Live, running nodes with their ids.
@@ -161,10 +114,7 @@ impl Lab {
     }
 
     pub(crate) async fn cluster_nodes(&self, port: u16) -> Result<Vec<ClusterNode>, Pending> {
-        let text = self
-            .cmd(port, &["CLUSTER", "NODES"])
-            .await
-            .map_err(|e| pending(e, Some(port)))?;
+        let text = self.cmd(port, &["CLUSTER", "NODES"]).await.map_err(|e| pending(e, Some(port)))?;
         parse_cluster_nodes(&text).map_err(|e| pending(e.to_string(), Some(port)))
     }
 
@@ -183,10 +133,7 @@ impl Lab {
                     }
                     Some(n) if n.has_flag("handshake") || n.has_flag("noaddr") || n.is_failed() => {
                         return Err(pending(
-                            format!(
-                                "127.0.0.1:{port} sees 127.0.0.1:{other} as {}",
-                                n.flags.join(",")
-                            ),
+                            format!("127.0.0.1:{port} sees 127.0.0.1:{other} as {}", n.flags.join(",")),
                             Some(*port),
                         ))
                     }
@@ -204,17 +151,10 @@ impl Lab {
         let mut views: Vec<(u16, Vec<ClusterNode>)> = Vec::with_capacity(live.len());
         let mut own: HashMap<String, ClusterNode> = HashMap::new();
         for (port, _) in &live {
-            let info = self
-                .cmd(*port, &["CLUSTER", "INFO"])
-                .await
-                .map_err(|e| pending(e, Some(*port)))?;
-            let info =
-                parse_cluster_info(&info).map_err(|e| pending(e.to_string(), Some(*port)))?;
+            let info = self.cmd(*port, &["CLUSTER", "INFO"]).await.map_err(|e| pending(e, Some(*port)))?;
+            let info = parse_cluster_info(&info).map_err(|e| pending(e.to_string(), Some(*port)))?;
             if !info.is_ok() {
-                return Err(pending(
-                    format!("127.0.0.1:{port} says cluster_state:{}", info.state),
-                    Some(*port),
-                ));
+                return Err(pending(format!("127.0.0.1:{port} says cluster_state:{}", info.state), Some(*port)));
             }
             let nodes = self.cluster_nodes(*port).await?;
             if let Some(me) = nodes.iter().find(|n| n.is_myself()) {
@@ -225,32 +165,20 @@ impl Lab {
         for (port, nodes) in &views {
             for (other, id) in &live {
                 let Some(n) = nodes.iter().find(|n| &n.id == id) else {
-                    return Err(pending(
-                        format!("127.0.0.1:{port} does not know 127.0.0.1:{other}"),
-                        Some(*port),
-                    ));
+                    return Err(pending(format!("127.0.0.1:{port} does not know 127.0.0.1:{other}"), Some(*port)));
                 };
                 let Some(truth) = own.get(id) else {
-                    return Err(pending(
-                        format!("127.0.0.1:{other} does not list itself"),
-                        Some(*other),
-                    ));
+                    return Err(pending(format!("127.0.0.1:{other} does not list itself"), Some(*other)));
                 };
                 if n.has_flag("handshake") || n.is_failed() {
                     return Err(pending(
-                        format!(
-                            "127.0.0.1:{port} sees 127.0.0.1:{other} as {}",
-                            n.flags.join(",")
-                        ),
+                        format!("127.0.0.1:{port} sees 127.0.0.1:{other} as {}", n.flags.join(",")),
                         Some(*port),
                     ));
                 }
                 if n.role != truth.role || n.primary_id != truth.primary_id {
                     return Err(pending(
-                        format!(
-                            "127.0.0.1:{port} sees 127.0.0.1:{other} as {} but it is {}",
-                            n.role, truth.role
-                        ),
+                        format!("127.0.0.1:{port} sees 127.0.0.1:{other} as {} but it is {}", n.role, truth.role),
                         Some(*port),
                     ));
                 }
@@ -264,10 +192,7 @@ impl Lab {
         }
         for (port, id) in &live {
             if own.get(id).map(|n| n.role) == Some(Role::Replica) {
-                let repl = self
-                    .replication(*port)
-                    .await
-                    .map_err(|e| pending(e, Some(*port)))?;
+                let repl = self.replication(*port).await.map_err(|e| pending(e, Some(*port)))?;
                 if repl.get("master_link_status").map(String::as_str) != Some("up") {
                     return Err(pending(
                         format!("replica 127.0.0.1:{port} link to its primary is not up"),
@@ -282,18 +207,9 @@ impl Lab {
     /// Waits until the cluster is settled and returns the view of one live node.
     async fn settled_view(&self) -> AppResult<Vec<ClusterNode>> {
         let limit = self.settle_limit();
-        self.wait_for("cluster settle", limit, async || {
-            self.cluster_settled().await
-        })
-        .await?;
-        let port = self
-            .live_ids()
-            .first()
-            .map(|(p, _)| *p)
-            .ok_or_else(|| AppError::Lab("no live node left".into()))?;
-        self.cluster_nodes(port)
-            .await
-            .map_err(|p| self.fail_at(&p.why, p.port))
+        self.wait_for("cluster settle", limit, async || self.cluster_settled().await).await?;
+        let port = self.live_ids().first().map(|(p, _)| *p).ok_or_else(|| AppError::Lab("no live node left".into()))?;
+        self.cluster_nodes(port).await.map_err(|p| self.fail_at(&p.why, p.port))
     }
 
     /// Shards with slots, in slot order, with only live members.
@@ -323,37 +239,22 @@ impl Lab {
 
     /// Every live node sees `new_id` as the primary with `slots`, and no live node but `old_id` still
     /// replicates `old_id`.
-    async fn promoted_everywhere(
-        &self,
-        new_id: &str,
-        old_id: &str,
-        slots: &[SlotRange],
-    ) -> Result<(), Pending> {
+    async fn promoted_everywhere(&self, new_id: &str, old_id: &str, slots: &[SlotRange]) -> Result<(), Pending> {
         let want = merge(slots);
         for (port, _) in self.live_ids() {
             let nodes = self.cluster_nodes(port).await?;
             let Some(n) = nodes.iter().find(|n| n.id == new_id) else {
-                return Err(pending(
-                    format!("127.0.0.1:{port} does not know the new primary"),
-                    Some(port),
-                ));
+                return Err(pending(format!("127.0.0.1:{port} does not know the new primary"), Some(port)));
             };
             if n.role != Role::Primary || merge(&n.slots) != want {
                 return Err(pending(
-                    format!(
-                        "127.0.0.1:{port} does not see {} as the primary of {} yet",
-                        n.endpoint,
-                        label(slots)
-                    ),
+                    format!("127.0.0.1:{port} does not see {} as the primary of {} yet", n.endpoint, label(slots)),
                     Some(port),
                 ));
             }
             if let Some(me) = nodes.iter().find(|n| n.is_myself()) {
                 if me.id != old_id && me.primary_id.as_deref() == Some(old_id) {
-                    return Err(pending(
-                        format!("127.0.0.1:{port} still replicates the old primary"),
-                        Some(port),
-                    ));
+                    return Err(pending(format!("127.0.0.1:{port} still replicates the old primary"), Some(port)));
                 }
             }
         }
@@ -361,27 +262,16 @@ impl Lab {
     }
 
     /// Which live replica of the shard is primary of `slots` on every live node, if any.
-    async fn promoted_any(
-        &self,
-        candidates: &[(u16, String)],
-        slots: &[SlotRange],
-    ) -> Result<u16, Pending> {
+    async fn promoted_any(&self, candidates: &[(u16, String)], slots: &[SlotRange]) -> Result<u16, Pending> {
         let want = merge(slots);
         let mut winner: Option<u16> = None;
         for (port, _) in self.live_ids() {
             let nodes = self.cluster_nodes(port).await?;
             let found = candidates.iter().find(|(_, id)| {
-                nodes
-                    .iter()
-                    .any(|n| &n.id == id && n.role == Role::Primary && merge(&n.slots) == want)
+                nodes.iter().any(|n| &n.id == id && n.role == Role::Primary && merge(&n.slots) == want)
             });
             match (found, winner) {
-                (None, _) => {
-                    return Err(pending(
-                        format!("127.0.0.1:{port} sees no promoted replica yet"),
-                        Some(port),
-                    ))
-                }
+                (None, _) => return Err(pending(format!("127.0.0.1:{port} sees no promoted replica yet"), Some(port))),
                 (Some((p, _)), Some(w)) if *p != w => {
                     return Err(pending("nodes disagree on the new primary", Some(port)))
                 }
@@ -392,11 +282,7 @@ impl Lab {
     }
 
     /// Waits for the write watch and turns it into ground truth.
-    async fn truth(
-        &mut self,
-        watch: super::truth::WriteWatch,
-        stopped: Instant,
-    ) -> AppResult<GroundTruth> {
+    async fn truth(&mut self, watch: super::truth::WriteWatch, stopped: Instant) -> AppResult<GroundTruth> {
         match watch.first().await {
             Some((at, port)) => {
                 let s = self.stamp(stopped).offset_ms;
@@ -413,9 +299,7 @@ impl Lab {
                     unavailable_ms: r.offset_ms.saturating_sub(s),
                 })
             }
-            None => Err(AppError::Lab(
-                "no primary of the shard accepted a write in time".into(),
-            )),
+            None => Err(AppError::Lab("no primary of the shard accepted a write in time".into())),
         }
     }
 
@@ -423,10 +307,7 @@ impl Lab {
         self.node_timeout() * 10 + Duration::from_secs(15)
     }
 
-    pub(crate) async fn cluster_scenario(
-        &mut self,
-        scenario: &Scenario,
-    ) -> AppResult<(String, Vec<ScenarioStep>)> {
+    pub(crate) async fn cluster_scenario(&mut self, scenario: &Scenario) -> AppResult<(String, Vec<ScenarioStep>)> {
         let view = self.settled_view().await?;
         let shard = self.pick_shard(&view, scenario.shard())?;
         let shard_label = label(&shard.slots);
@@ -442,9 +323,7 @@ impl Lab {
                         .replicas
                         .first()
                         .map(|r| r.endpoint.port)
-                        .ok_or_else(|| {
-                            AppError::Lab(format!("{shard_label} has no replica to replace"))
-                        })?
+                        .ok_or_else(|| AppError::Lab(format!("{shard_label} has no replica to replace")))?
                 } else {
                     shard.primary.endpoint.port
                 };
@@ -469,10 +348,8 @@ impl Lab {
 
     async fn cluster_role_swap(&mut self, shard: &Shard) -> AppResult<ScenarioStep> {
         let label = label(&shard.slots);
-        let replica = shard
-            .replicas
-            .first()
-            .ok_or_else(|| AppError::Lab(format!("{label} has no replica to promote")))?;
+        let replica =
+            shard.replicas.first().ok_or_else(|| AppError::Lab(format!("{label} has no replica to promote")))?;
         let (old, new) = (shard.primary.endpoint.clone(), replica.endpoint.clone());
         let old_id = shard.primary.id.clone().unwrap_or_default();
         let new_id = replica.id.clone().unwrap_or_default();
@@ -485,18 +362,10 @@ impl Lab {
             format!("CLUSTER FAILOVER on {new} (primary {old})"),
         );
         let candidates: Vec<u16> = shard.replicas.iter().map(|r| r.endpoint.port).collect();
-        let watch = watch_writes(
-            self.factory(),
-            &candidates,
-            &key_for_slot(shard.slots[0].start),
-            self.write_limit(),
-        );
+        let watch = watch_writes(self.factory(), &candidates, &key_for_slot(shard.slots[0].start), self.write_limit());
         let limit = self.settle_limit();
-        self.wait_for("role swap", limit, async || {
-            self.promoted_everywhere(&new_id, &old_id, &shard.slots)
-                .await
-        })
-        .await?;
+        self.wait_for("role swap", limit, async || self.promoted_everywhere(&new_id, &old_id, &shard.slots).await)
+            .await?;
         self.emit(
             LabEventKind::ReplicaPromoted,
             Some(new.clone()),
@@ -517,9 +386,7 @@ impl Lab {
     async fn cluster_kill(&mut self, shard: &Shard) -> AppResult<ScenarioStep> {
         let label = label(&shard.slots);
         if shard.replicas.is_empty() {
-            return Err(AppError::Lab(format!(
-                "{label} has no replica: nothing would be promoted"
-            )));
+            return Err(AppError::Lab(format!("{label} has no replica: nothing would be promoted")));
         }
         let old = shard.primary.endpoint.clone();
         let idx = self.node_index(old.port).expect("a lab node");
@@ -532,18 +399,10 @@ impl Lab {
             Some(old.clone()),
             format!("SIGKILL to the primary {old} of {label}"),
         );
-        let candidates: Vec<(u16, String)> = shard
-            .replicas
-            .iter()
-            .map(|r| (r.endpoint.port, r.id.clone().unwrap_or_default()))
-            .collect();
+        let candidates: Vec<(u16, String)> =
+            shard.replicas.iter().map(|r| (r.endpoint.port, r.id.clone().unwrap_or_default())).collect();
         let ports: Vec<u16> = candidates.iter().map(|c| c.0).collect();
-        let watch = watch_writes(
-            self.factory(),
-            &ports,
-            &key_for_slot(shard.slots[0].start),
-            self.write_limit(),
-        );
+        let watch = watch_writes(self.factory(), &ports, &key_for_slot(shard.slots[0].start), self.write_limit());
         let limit = self.write_limit();
         let mut winner = 0;
         self.wait_for("promotion after kill", limit, async || {
@@ -574,50 +433,28 @@ impl Lab {
         let old = shard.primary.endpoint.clone();
         let idx = self.node_index(old.port).expect("a lab node");
         let stopped = Instant::now();
-        self.nodes[idx]
-            .proc
-            .signal(nix::sys::signal::Signal::SIGSTOP)?;
+        self.nodes[idx].proc.signal(nix::sys::signal::Signal::SIGSTOP)?;
         self.nodes[idx].stopped = true;
         self.emit_at(
             self.stamp(stopped),
             LabEventKind::NodeStopped,
             Some(old.clone()),
-            format!(
-                "SIGSTOP to the primary {old} of {label} for {}",
-                crate::duration::human(duration)
-            ),
+            format!("SIGSTOP to the primary {old} of {label} for {}", crate::duration::human(duration)),
         );
         let mut ports = vec![old.port];
         ports.extend(shard.replicas.iter().map(|r| r.endpoint.port));
-        let watch = watch_writes(
-            self.factory(),
-            &ports,
-            &key_for_slot(shard.slots[0].start),
-            duration + self.write_limit(),
-        );
+        let watch =
+            watch_writes(self.factory(), &ports, &key_for_slot(shard.slots[0].start), duration + self.write_limit());
         tokio::time::sleep(duration.saturating_sub(stopped.elapsed())).await;
-        self.nodes[idx]
-            .proc
-            .signal(nix::sys::signal::Signal::SIGCONT)?;
+        self.nodes[idx].proc.signal(nix::sys::signal::Signal::SIGCONT)?;
         self.nodes[idx].stopped = false;
-        self.emit(
-            LabEventKind::NodeResumed,
-            Some(old.clone()),
-            format!("SIGCONT to {old}"),
-        );
+        self.emit(LabEventKind::NodeResumed, Some(old.clone()), format!("SIGCONT to {old}"));
         let truth = self.truth(watch, stopped).await?;
         let view = self.settled_view().await?;
-        let new = self
-            .live_shards(&view)
-            .into_iter()
-            .find(|s| s.owns(shard.slots[0].start))
-            .map(|s| s.primary.endpoint);
+        let new =
+            self.live_shards(&view).into_iter().find(|s| s.owns(shard.slots[0].start)).map(|s| s.primary.endpoint);
         if let Some(n) = new.as_ref().filter(|n| **n != old) {
-            self.emit(
-                LabEventKind::ReplicaPromoted,
-                Some(n.clone()),
-                format!("{n} was promoted while {old} hung"),
-            );
+            self.emit(LabEventKind::ReplicaPromoted, Some(n.clone()), format!("{n} was promoted while {old} hung"));
         }
         Ok(ScenarioStep {
             action: format!("hang {old}"),
@@ -640,11 +477,7 @@ impl Lab {
             .cloned()
             .ok_or_else(|| AppError::Lab(format!("127.0.0.1:{old_port} is not in the cluster")))?;
         let was_primary = me.role == Role::Primary;
-        let primary_id = if was_primary {
-            me.id.clone()
-        } else {
-            me.primary_id.clone().unwrap_or_default()
-        };
+        let primary_id = if was_primary { me.id.clone() } else { me.primary_id.clone().unwrap_or_default() };
         let primary = view
             .iter()
             .find(|n| n.id == primary_id)
@@ -654,50 +487,28 @@ impl Lab {
         let old = local(old_port);
 
         let new_port = self.start_node(true, &[]).await?;
-        let new_id = self
-            .cmd(new_port, &["CLUSTER", "MYID"])
-            .await
-            .map_err(|e| self.fail_at(&e, Some(new_port)))?;
+        let new_id = self.cmd(new_port, &["CLUSTER", "MYID"]).await.map_err(|e| self.fail_at(&e, Some(new_port)))?;
         let idx = self.node_index(new_port).expect("node just started");
         self.nodes[idx].id = Some(new_id.clone());
         for port in self.live_ports() {
             if port != new_port {
-                self.cmd_ok(
-                    new_port,
-                    &[
-                        "CLUSTER",
-                        "MEET",
-                        "127.0.0.1",
-                        &port.to_string(),
-                        &(port + 100).to_string(),
-                    ],
-                )
-                .await?;
+                self.cmd_ok(new_port, &["CLUSTER", "MEET", "127.0.0.1", &port.to_string(), &(port + 100).to_string()])
+                    .await?;
             }
         }
         let limit = self.settle_limit();
-        self.wait_for("new node join", limit, async || self.cluster_known().await)
-            .await?;
-        self.emit(
-            LabEventKind::NodeJoined,
-            Some(local(new_port)),
-            format!("127.0.0.1:{new_port} known to every node"),
-        );
-        self.cmd_ok(new_port, &["CLUSTER", "REPLICATE", &primary_id])
-            .await?;
+        self.wait_for("new node join", limit, async || self.cluster_known().await).await?;
+        self.emit(LabEventKind::NodeJoined, Some(local(new_port)), format!("127.0.0.1:{new_port} known to every node"));
+        self.cmd_ok(new_port, &["CLUSTER", "REPLICATE", &primary_id]).await?;
         // CLUSTER FAILOVER on a replica that some node does not list yet times out after 5 s: wait for all.
         self.wait_for("new replica sync", limit, async || {
-            self.replica_everywhere(new_port, &new_id, &primary_id)
-                .await
+            self.replica_everywhere(new_port, &new_id, &primary_id).await
         })
         .await?;
         self.emit(
             LabEventKind::ReplicaSynced,
             Some(local(new_port)),
-            format!(
-                "127.0.0.1:{new_port} replicates {} and every node lists it",
-                primary.endpoint
-            ),
+            format!("127.0.0.1:{new_port} replicates {} and every node lists it", primary.endpoint),
         );
         let mut truth = None;
         let mut new_primary = primary.endpoint.clone();
@@ -717,15 +528,9 @@ impl Lab {
                     .map(|n| n.endpoint.port)
                     .filter(|p| self.live_ports().contains(p)),
             );
-            let watch = watch_writes(
-                self.factory(),
-                &ports,
-                &key_for_slot(primary.slots[0].start),
-                self.write_limit(),
-            );
+            let watch = watch_writes(self.factory(), &ports, &key_for_slot(primary.slots[0].start), self.write_limit());
             self.wait_for("failover to the new node", limit, async || {
-                self.promoted_everywhere(&new_id, &old_id, &primary.slots)
-                    .await
+                self.promoted_everywhere(&new_id, &old_id, &primary.slots).await
             })
             .await?;
             self.emit(
@@ -749,34 +554,19 @@ impl Lab {
     }
 
     /// The replica's link is up and every live node lists it as a replica of `primary_id`.
-    async fn replica_everywhere(
-        &self,
-        port: u16,
-        id: &str,
-        primary_id: &str,
-    ) -> Result<(), Pending> {
-        let repl = self
-            .replication(port)
-            .await
-            .map_err(|e| pending(e, Some(port)))?;
+    async fn replica_everywhere(&self, port: u16, id: &str, primary_id: &str) -> Result<(), Pending> {
+        let repl = self.replication(port).await.map_err(|e| pending(e, Some(port)))?;
         if repl.get("master_link_status").map(String::as_str) != Some("up") {
-            return Err(pending(
-                format!("127.0.0.1:{port} has not synced yet"),
-                Some(port),
-            ));
+            return Err(pending(format!("127.0.0.1:{port} has not synced yet"), Some(port)));
         }
-        if let Some(p) = self
-            .nodes
-            .iter()
-            .find(|n| n.id.as_deref() == Some(primary_id))
-        {
+        if let Some(p) = self.nodes.iter().find(|n| n.id.as_deref() == Some(primary_id)) {
             self.online_at(p.port, port).await?;
         }
         for (other, _) in self.live_ids() {
             let nodes = self.cluster_nodes(other).await?;
-            let ok = nodes.iter().any(|n| {
-                n.id == id && n.role == Role::Replica && n.primary_id.as_deref() == Some(primary_id)
-            });
+            let ok = nodes
+                .iter()
+                .any(|n| n.id == id && n.role == Role::Replica && n.primary_id.as_deref() == Some(primary_id));
             if !ok {
                 return Err(pending(
                     format!("127.0.0.1:{other} does not list 127.0.0.1:{port} as a replica yet"),
@@ -797,11 +587,7 @@ impl Lab {
             Some(local(port)),
             format!("127.0.0.1:{port} shut down (SIGTERM) and reaped"),
         );
-        self.emit(
-            LabEventKind::EndpointRetired,
-            Some(local(port)),
-            format!("127.0.0.1:{port} no longer exists"),
-        );
+        self.emit(LabEventKind::EndpointRetired, Some(local(port)), format!("127.0.0.1:{port} no longer exists"));
         let remaining = self.live_ports();
         for &p in &remaining {
             self.cmd_ok(p, &["CLUSTER", "FORGET", id]).await?;
@@ -809,11 +595,7 @@ impl Lab {
         self.emit(
             LabEventKind::NodeForgotten,
             Some(local(port)),
-            format!(
-                "CLUSTER FORGET {} on {} nodes",
-                &id[..id.len().min(8)],
-                remaining.len()
-            ),
+            format!("CLUSTER FORGET {} on {} nodes", &id[..id.len().min(8)], remaining.len()),
         );
         Ok(())
     }
@@ -827,11 +609,7 @@ mod tests {
     fn slots_split_like_redis_cli() {
         assert_eq!(
             split_slots(3),
-            vec![
-                SlotRange::new(0, 5460),
-                SlotRange::new(5461, 10922),
-                SlotRange::new(10923, 16383)
-            ]
+            vec![SlotRange::new(0, 5460), SlotRange::new(5461, 10922), SlotRange::new(10923, 16383)]
         );
         assert_eq!(split_slots(1), vec![SlotRange::new(0, 16383)]);
         let many = split_slots(7);

@@ -19,8 +19,8 @@ use fred::prelude::Value;
 
 use super::truth::watch_writes;
 use super::{
-    local, pending, process, proxy, Aux, GroundTruth, Lab, LabEventKind, Pending, Proxy, Scenario,
-    ScenarioStep, TopologyKind, POLL, SENTINEL_NAME,
+    local, pending, process, proxy, Aux, GroundTruth, Lab, LabEventKind, Pending, Proxy, Scenario, ScenarioStep,
+    TopologyKind, POLL, SENTINEL_NAME,
 };
 use crate::connect;
 use crate::error::{AppError, AppResult};
@@ -66,19 +66,14 @@ impl Lab {
         self.primary = Some(primary);
         let mut replicas = Vec::new();
         for _ in 0..self.opts.replicas {
-            let port = self
-                .start_node(false, &[format!("replicaof 127.0.0.1 {primary}")])
-                .await?;
+            let port = self.start_node(false, &[format!("replicaof 127.0.0.1 {primary}")]).await?;
             replicas.push(port);
         }
         for n in &mut self.nodes {
             n.original = true;
         }
         let limit = self.group_limit();
-        self.wait_for("replicas sync", limit, async || {
-            self.group_view().await.map(|_| ())
-        })
-        .await?;
+        self.wait_for("replicas sync", limit, async || self.group_view().await.map(|_| ())).await?;
         for &r in &replicas {
             self.emit(
                 LabEventKind::ReplicaSynced,
@@ -89,10 +84,7 @@ impl Lab {
         if let Some(haproxy) = haproxy {
             self.start_sentinel(primary, &replicas).await?;
             self.start_proxy(haproxy).await?;
-            self.wait_for("enterprise ready", limit, async || {
-                self.group_settled().await.map(|_| ())
-            })
-            .await?;
+            self.wait_for("enterprise ready", limit, async || self.group_settled().await.map(|_| ())).await?;
         }
         Ok(())
     }
@@ -108,8 +100,7 @@ impl Lab {
     async fn start_sentinel(&mut self, primary: u16, replicas: &[u16]) -> AppResult<()> {
         let port = self.ports.take(false)?;
         let dir = self.dir.join(format!("sentinel-{port}"));
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| AppError::Lab(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(&dir).map_err(|e| AppError::Lab(format!("cannot create {}: {e}", dir.display())))?;
         let mut conf = vec![
             format!("port {port}"),
             "bind 127.0.0.1".into(),
@@ -118,22 +109,12 @@ impl Lab {
             format!("dir {}", dir.display()),
             format!("logfile {}", dir.join("sentinel.log").display()),
             format!("sentinel monitor {SENTINEL_NAME} 127.0.0.1 {primary} 1"),
-            format!(
-                "sentinel down-after-milliseconds {SENTINEL_NAME} {}",
-                self.node_timeout().as_millis()
-            ),
-            format!(
-                "sentinel failover-timeout {SENTINEL_NAME} {}",
-                self.failover_timeout_ms()
-            ),
+            format!("sentinel down-after-milliseconds {SENTINEL_NAME} {}", self.node_timeout().as_millis()),
+            format!("sentinel failover-timeout {SENTINEL_NAME} {}", self.failover_timeout_ms()),
             format!("sentinel parallel-syncs {SENTINEL_NAME} 1"),
         ];
         // Known up front, so Sentinel need not wait for its first INFO round to find them.
-        conf.extend(
-            replicas
-                .iter()
-                .map(|r| format!("sentinel known-replica {SENTINEL_NAME} 127.0.0.1 {r}")),
-        );
+        conf.extend(replicas.iter().map(|r| format!("sentinel known-replica {SENTINEL_NAME} 127.0.0.1 {r}")));
         let path = dir.join("sentinel.conf");
         std::fs::write(&path, conf.join("\n") + "\n")
             .map_err(|e| AppError::Lab(format!("cannot write {}: {e}", path.display())))?;
@@ -153,8 +134,7 @@ impl Lab {
     async fn start_proxy(&mut self, haproxy: &std::path::Path) -> AppResult<()> {
         let port = self.ports.take(false)?;
         let dir = self.dir.join(format!("haproxy-{port}"));
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| AppError::Lab(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(&dir).map_err(|e| AppError::Lab(format!("cannot create {}: {e}", dir.display())))?;
         let mut slots: Vec<Option<u16>> = self.live_ports().into_iter().map(Some).collect();
         // Spare slots for replacements; a retired slot becomes a spare again.
         slots.extend([None, None]);
@@ -167,10 +147,7 @@ impl Lab {
         let marker = path.display().to_string();
         let proc = process::Proc::spawn(haproxy, &["-f", &marker, "-db"], &dir, &marker)?;
         let pid = proc.pid;
-        self.proxy = Some(Proxy {
-            aux: Aux { port, dir, proc },
-            slots,
-        });
+        self.proxy = Some(Proxy { aux: Aux { port, dir, proc }, slots });
         let until = Instant::now() + Duration::from_secs(10);
         loop {
             let p = self.proxy.as_mut().expect("proxy just set");
@@ -185,19 +162,13 @@ impl Lab {
             }
             tokio::time::sleep(POLL).await;
         }
-        self.emit(
-            LabEventKind::NodeStarted,
-            Some(local(port)),
-            format!("haproxy pid {pid} on 127.0.0.1:{port}"),
-        );
+        self.emit(LabEventKind::NodeStarted, Some(local(port)), format!("haproxy pid {pid} on 127.0.0.1:{port}"));
         Ok(())
     }
 
     async fn proxy_socket_ok(&self) -> bool {
         match &self.proxy {
-            Some(p) => proxy::server_status(&p.aux.dir.join("haproxy.sock"))
-                .await
-                .is_ok(),
+            Some(p) => proxy::server_status(&p.aux.dir.join("haproxy.sock")).await.is_ok(),
             None => false,
         }
     }
@@ -211,82 +182,45 @@ impl Lab {
         let mut primaries = Vec::new();
         let mut replicas = Vec::new();
         for n in self.nodes.iter().filter(|n| !n.proc.gone && !n.stopped) {
-            let r = self
-                .replication(n.port)
-                .await
-                .map_err(|e| pending(e, Some(n.port)))?;
+            let r = self.replication(n.port).await.map_err(|e| pending(e, Some(n.port)))?;
             match r.get("role").map(String::as_str) {
                 Some("master") => primaries.push(n.port),
                 Some("slave") => replicas.push((n.port, r)),
-                other => {
-                    return Err(pending(
-                        format!("127.0.0.1:{} reports role {other:?}", n.port),
-                        Some(n.port),
-                    ))
-                }
+                other => return Err(pending(format!("127.0.0.1:{} reports role {other:?}", n.port), Some(n.port))),
             }
         }
         let primary = match primaries.as_slice() {
             [one] => *one,
             [] => return Err(pending("no node is primary", None)),
-            many => {
-                return Err(pending(
-                    format!("{} nodes say they are primary", many.len()),
-                    None,
-                ))
-            }
+            many => return Err(pending(format!("{} nodes say they are primary", many.len()), None)),
         };
         for (port, r) in &replicas {
             if r.get("master_port").map(String::as_str) != Some(primary.to_string().as_str()) {
-                return Err(pending(
-                    format!("127.0.0.1:{port} does not replicate 127.0.0.1:{primary}"),
-                    Some(*port),
-                ));
+                return Err(pending(format!("127.0.0.1:{port} does not replicate 127.0.0.1:{primary}"), Some(*port)));
             }
             if r.get("master_link_status").map(String::as_str) != Some("up") {
-                return Err(pending(
-                    format!("127.0.0.1:{port} link to 127.0.0.1:{primary} is not up"),
-                    Some(*port),
-                ));
+                return Err(pending(format!("127.0.0.1:{port} link to 127.0.0.1:{primary} is not up"), Some(*port)));
             }
             self.online_at(primary, *port).await?;
         }
-        Ok(GroupView {
-            primary,
-            replicas: replicas.into_iter().map(|(p, _)| p).collect(),
-        })
+        Ok(GroupView { primary, replicas: replicas.into_iter().map(|(p, _)| p).collect() })
     }
 
     async fn sentinel_cmd(&self, parts: &[&str]) -> Result<Value, Pending> {
-        let s = self
-            .sentinel
-            .as_ref()
-            .ok_or_else(|| pending("no sentinel", None))?;
-        let c = self
-            .client(s.port)
+        let s = self.sentinel.as_ref().ok_or_else(|| pending("no sentinel", None))?;
+        let c = self.client(s.port).await.map_err(|e| pending(e, Some(s.port)))?;
+        connect::command(&c, parts)
             .await
-            .map_err(|e| pending(e, Some(s.port)))?;
-        connect::command(&c, parts).await.map_err(|e| {
-            pending(
-                format!("{}: {}", parts.join(" "), e.details()),
-                Some(s.port),
-            )
-        })
+            .map_err(|e| pending(format!("{}: {}", parts.join(" "), e.details()), Some(s.port)))
     }
 
     /// The primary Sentinel names, and whether a failover of its is in progress.
     async fn sentinel_master(&self) -> Result<(u16, bool), Pending> {
-        let v = self
-            .sentinel_cmd(&["SENTINEL", "MASTER", SENTINEL_NAME])
-            .await?;
+        let v = self.sentinel_cmd(&["SENTINEL", "MASTER", SENTINEL_NAME]).await?;
         let m = flat_map(&v);
-        let port = m
-            .get("port")
-            .and_then(|p| p.parse().ok())
-            .ok_or_else(|| pending("sentinel names no primary", None))?;
-        let busy = m
-            .get("flags")
-            .is_some_and(|f| f.contains("failover_in_progress"));
+        let port =
+            m.get("port").and_then(|p| p.parse().ok()).ok_or_else(|| pending("sentinel names no primary", None))?;
+        let busy = m.get("flags").is_some_and(|f| f.contains("failover_in_progress"));
         Ok((port, busy))
     }
 
@@ -302,17 +236,12 @@ impl Lab {
                     self.sentinel.as_ref().map(|s| s.port),
                 ));
             }
-            let v = self
-                .sentinel_cmd(&["SENTINEL", "REPLICAS", SENTINEL_NAME])
-                .await?;
+            let v = self.sentinel_cmd(&["SENTINEL", "REPLICAS", SENTINEL_NAME]).await?;
             let known: Vec<u16> = match &v {
                 Value::Array(items) => items
                     .iter()
                     .map(flat_map)
-                    .filter(|m| {
-                        !m.get("flags")
-                            .is_some_and(|f| f.contains("s_down") || f.contains("disconnected"))
-                    })
+                    .filter(|m| !m.get("flags").is_some_and(|f| f.contains("s_down") || f.contains("disconnected")))
                     .filter_map(|m| m.get("port").and_then(|p| p.parse().ok()))
                     .collect(),
                 _ => vec![],
@@ -325,19 +254,14 @@ impl Lab {
             }
         }
         if let (Some(p), Some(socket)) = (&self.proxy, self.proxy_socket()) {
-            let status = proxy::server_status(&socket)
-                .await
-                .map_err(|e| pending(e, Some(p.aux.port)))?;
+            let status = proxy::server_status(&socket).await.map_err(|e| pending(e, Some(p.aux.port)))?;
             for (i, slot) in p.slots.iter().enumerate() {
                 let name = format!("s{}", i + 1);
                 let st = status.get(&name).map(String::as_str).unwrap_or("?");
                 let up = st.starts_with("UP");
                 match slot {
                     Some(port) if *port == view.primary && !up => {
-                        return Err(pending(
-                            format!("haproxy has the primary's slot {name} {st}"),
-                            Some(p.aux.port),
-                        ))
+                        return Err(pending(format!("haproxy has the primary's slot {name} {st}"), Some(p.aux.port)))
                     }
                     Some(port) if *port != view.primary && up => {
                         return Err(pending(
@@ -348,16 +272,10 @@ impl Lab {
                     _ => {}
                 }
             }
-            let c = self
-                .client(p.aux.port)
-                .await
-                .map_err(|e| pending(e, Some(p.aux.port)))?;
+            let c = self.client(p.aux.port).await.map_err(|e| pending(e, Some(p.aux.port)))?;
             let r = connect::command(&c, &["SET", "rfp:lab:endpoint", "1", "PX", "60000"]).await;
             if !matches!(&r, Ok(v) if v.as_str().as_deref() == Some("OK")) {
-                return Err(pending(
-                    format!("the endpoint does not take a write yet: {r:?}"),
-                    Some(p.aux.port),
-                ));
+                return Err(pending(format!("the endpoint does not take a write yet: {r:?}"), Some(p.aux.port)));
             }
         }
         Ok(view)
@@ -399,19 +317,14 @@ impl Lab {
         let Ok((port, false)) = self.sentinel_master().await else {
             return Ok(());
         };
-        let running: Vec<u16> = self
-            .nodes
-            .iter()
-            .filter(|n| !n.proc.gone && !n.stopped && n.port != port)
-            .map(|n| n.port)
-            .collect();
+        let running: Vec<u16> =
+            self.nodes.iter().filter(|n| !n.proc.gone && !n.stopped && n.port != port).map(|n| n.port).collect();
         for other in running {
             let Ok(r) = self.replication(other).await else {
                 continue;
             };
             if r.get("role").map(String::as_str) == Some("master") {
-                self.cmd_ok(other, &["REPLICAOF", "127.0.0.1", &port.to_string()])
-                    .await?;
+                self.cmd_ok(other, &["REPLICAOF", "127.0.0.1", &port.to_string()]).await?;
                 self.emit(
                     LabEventKind::NodeDemoted,
                     Some(local(other)),
@@ -429,20 +342,8 @@ impl Lab {
         };
         let ms = self.node_timeout().as_millis().to_string();
         let ft = self.failover_timeout_ms().to_string();
-        self.cmd_ok(port, &["SENTINEL", "REMOVE", SENTINEL_NAME])
-            .await?;
-        self.cmd_ok(
-            port,
-            &[
-                "SENTINEL",
-                "MONITOR",
-                SENTINEL_NAME,
-                "127.0.0.1",
-                &primary.to_string(),
-                "1",
-            ],
-        )
-        .await?;
+        self.cmd_ok(port, &["SENTINEL", "REMOVE", SENTINEL_NAME]).await?;
+        self.cmd_ok(port, &["SENTINEL", "MONITOR", SENTINEL_NAME, "127.0.0.1", &primary.to_string(), "1"]).await?;
         self.cmd_ok(
             port,
             &[
@@ -466,11 +367,7 @@ impl Lab {
         Ok(())
     }
 
-    async fn group_truth(
-        &mut self,
-        watch: super::truth::WriteWatch,
-        stopped: Instant,
-    ) -> AppResult<GroundTruth> {
+    async fn group_truth(&mut self, watch: super::truth::WriteWatch, stopped: Instant) -> AppResult<GroundTruth> {
         match watch.first().await {
             Some((at, port)) => {
                 let s = self.stamp(stopped).offset_ms;
@@ -487,9 +384,7 @@ impl Lab {
                     unavailable_ms: r.offset_ms.saturating_sub(s),
                 })
             }
-            None => Err(AppError::Lab(
-                "no primary of the group accepted a write in time".into(),
-            )),
+            None => Err(AppError::Lab("no primary of the group accepted a write in time".into())),
         }
     }
 
@@ -497,10 +392,7 @@ impl Lab {
         self.node_timeout() * 10 + Duration::from_secs(15)
     }
 
-    pub(crate) async fn group_scenario(
-        &mut self,
-        scenario: &Scenario,
-    ) -> AppResult<(String, Vec<ScenarioStep>)> {
+    pub(crate) async fn group_scenario(&mut self, scenario: &Scenario) -> AppResult<(String, Vec<ScenarioStep>)> {
         if scenario.shard() != 0 {
             return Err(AppError::BadInput(format!(
                 "--shard {}: a {} lab has one shard (0)",
@@ -517,9 +409,7 @@ impl Lab {
             }
             Scenario::ReplaceNode { replica, .. } => {
                 let port = if *replica {
-                    *view.replicas.first().ok_or_else(|| {
-                        AppError::Lab("the group has no replica to replace".into())
-                    })?
+                    *view.replicas.first().ok_or_else(|| AppError::Lab("the group has no replica to replace".into()))?
                 } else {
                     view.primary
                 };
@@ -541,18 +431,7 @@ impl Lab {
     /// `FAILOVER TO` the replica on `primary`, then waits until the roles have swapped; other replicas follow.
     async fn planned_failover(&mut self, primary: u16, to: u16) -> AppResult<GroundTruth> {
         let stopped = Instant::now();
-        self.cmd_ok(
-            primary,
-            &[
-                "FAILOVER",
-                "TO",
-                "127.0.0.1",
-                &to.to_string(),
-                "TIMEOUT",
-                "10000",
-            ],
-        )
-        .await?;
+        self.cmd_ok(primary, &["FAILOVER", "TO", "127.0.0.1", &to.to_string(), "TIMEOUT", "10000"]).await?;
         self.emit_at(
             self.stamp(stopped),
             LabEventKind::FailoverRequested,
@@ -562,14 +441,8 @@ impl Lab {
         let watch = watch_writes(self.factory(), &[to], GROUP_KEY, self.group_write_limit());
         let limit = self.group_limit();
         self.wait_for("planned failover", limit, async || {
-            let r = self
-                .replication(to)
-                .await
-                .map_err(|e| pending(e, Some(to)))?;
-            let o = self
-                .replication(primary)
-                .await
-                .map_err(|e| pending(e, Some(primary)))?;
+            let r = self.replication(to).await.map_err(|e| pending(e, Some(to)))?;
+            let o = self.replication(primary).await.map_err(|e| pending(e, Some(primary)))?;
             if r.get("role").map(String::as_str) == Some("master")
                 && o.get("role").map(String::as_str) == Some("slave")
                 && o.get("master_port").map(String::as_str) == Some(to.to_string().as_str())
@@ -586,23 +459,15 @@ impl Lab {
             format!("127.0.0.1:{to} is primary, 127.0.0.1:{primary} replicates it"),
         );
         self.primary = Some(to);
-        let others: Vec<u16> = self
-            .live_ports()
-            .into_iter()
-            .filter(|p| *p != to && *p != primary)
-            .collect();
+        let others: Vec<u16> = self.live_ports().into_iter().filter(|p| *p != to && *p != primary).collect();
         for p in others {
-            self.cmd_ok(p, &["REPLICAOF", "127.0.0.1", &to.to_string()])
-                .await?;
+            self.cmd_ok(p, &["REPLICAOF", "127.0.0.1", &to.to_string()]).await?;
         }
         self.group_truth(watch, stopped).await
     }
 
     async fn group_role_swap(&mut self, view: &GroupView) -> AppResult<ScenarioStep> {
-        let to = *view
-            .replicas
-            .first()
-            .ok_or_else(|| AppError::Lab("the group has no replica to promote".into()))?;
+        let to = *view.replicas.first().ok_or_else(|| AppError::Lab("the group has no replica to promote".into()))?;
         let truth = self.planned_failover(view.primary, to).await?;
         self.repoint_sentinel(to).await?;
         self.settle_group().await?;
@@ -638,12 +503,7 @@ impl Lab {
             Some(local(old)),
             format!("SIGKILL to the primary 127.0.0.1:{old}"),
         );
-        let watch = watch_writes(
-            self.factory(),
-            &view.replicas,
-            GROUP_KEY,
-            self.group_write_limit(),
-        );
+        let watch = watch_writes(self.factory(), &view.replicas, GROUP_KEY, self.group_write_limit());
         let limit = self.group_write_limit();
         let mut winner = 0;
         self.wait_for("sentinel promotion", limit, async || {
@@ -651,25 +511,15 @@ impl Lab {
             if port == old {
                 return Err(pending("sentinel has not switched yet", None));
             }
-            let r = self
-                .replication(port)
-                .await
-                .map_err(|e| pending(e, Some(port)))?;
+            let r = self.replication(port).await.map_err(|e| pending(e, Some(port)))?;
             if r.get("role").map(String::as_str) != Some("master") {
-                return Err(pending(
-                    "the promoted replica is not primary yet",
-                    Some(port),
-                ));
+                return Err(pending("the promoted replica is not primary yet", Some(port)));
             }
             winner = port;
             Ok(())
         })
         .await?;
-        self.emit(
-            LabEventKind::ReplicaPromoted,
-            Some(local(winner)),
-            format!("sentinel promoted 127.0.0.1:{winner}"),
-        );
+        self.emit(LabEventKind::ReplicaPromoted, Some(local(winner)), format!("sentinel promoted 127.0.0.1:{winner}"));
         self.primary = Some(winner);
         let truth = self.group_truth(watch, stopped).await?;
         self.settle_group().await?;
@@ -683,55 +533,32 @@ impl Lab {
         })
     }
 
-    async fn group_hang(
-        &mut self,
-        view: &GroupView,
-        duration: Duration,
-    ) -> AppResult<ScenarioStep> {
+    async fn group_hang(&mut self, view: &GroupView, duration: Duration) -> AppResult<ScenarioStep> {
         let old = view.primary;
         let idx = self.node_index(old).expect("a lab node");
         let stopped = Instant::now();
-        self.nodes[idx]
-            .proc
-            .signal(nix::sys::signal::Signal::SIGSTOP)?;
+        self.nodes[idx].proc.signal(nix::sys::signal::Signal::SIGSTOP)?;
         self.nodes[idx].stopped = true;
         self.emit_at(
             self.stamp(stopped),
             LabEventKind::NodeStopped,
             Some(local(old)),
-            format!(
-                "SIGSTOP to the primary 127.0.0.1:{old} for {}",
-                crate::duration::human(duration)
-            ),
+            format!("SIGSTOP to the primary 127.0.0.1:{old} for {}", crate::duration::human(duration)),
         );
         let mut ports = vec![old];
         ports.extend(&view.replicas);
-        let watch = watch_writes(
-            self.factory(),
-            &ports,
-            GROUP_KEY,
-            duration + self.group_write_limit(),
-        );
+        let watch = watch_writes(self.factory(), &ports, GROUP_KEY, duration + self.group_write_limit());
         tokio::time::sleep(duration.saturating_sub(stopped.elapsed())).await;
-        self.nodes[idx]
-            .proc
-            .signal(nix::sys::signal::Signal::SIGCONT)?;
+        self.nodes[idx].proc.signal(nix::sys::signal::Signal::SIGCONT)?;
         self.nodes[idx].stopped = false;
-        self.emit(
-            LabEventKind::NodeResumed,
-            Some(local(old)),
-            format!("SIGCONT to 127.0.0.1:{old}"),
-        );
+        self.emit(LabEventKind::NodeResumed, Some(local(old)), format!("SIGCONT to 127.0.0.1:{old}"));
         let truth = self.group_truth(watch, stopped).await?;
         let after = self.settle_group().await?;
         if after.primary != old {
             self.emit(
                 LabEventKind::ReplicaPromoted,
                 Some(local(after.primary)),
-                format!(
-                    "127.0.0.1:{} was promoted while 127.0.0.1:{old} hung",
-                    after.primary
-                ),
+                format!("127.0.0.1:{} was promoted while 127.0.0.1:{old} hung", after.primary),
             );
         }
         Ok(ScenarioStep {
@@ -749,23 +576,15 @@ impl Lab {
     async fn group_replace(&mut self, old: u16) -> AppResult<ScenarioStep> {
         let view = self.settle_group().await?;
         let was_primary = view.primary == old;
-        let new = self
-            .start_node(false, &[format!("replicaof 127.0.0.1 {}", view.primary)])
-            .await?;
+        let new = self.start_node(false, &[format!("replicaof 127.0.0.1 {}", view.primary)]).await?;
         let limit = self.group_limit();
         let primary = view.primary;
         self.wait_for("new replica sync", limit, async || {
-            let r = self
-                .replication(new)
-                .await
-                .map_err(|e| pending(e, Some(new)))?;
+            let r = self.replication(new).await.map_err(|e| pending(e, Some(new)))?;
             if r.get("master_link_status").map(String::as_str) == Some("up") {
                 self.online_at(primary, new).await
             } else {
-                Err(pending(
-                    format!("127.0.0.1:{new} has not synced yet"),
-                    Some(new),
-                ))
+                Err(pending(format!("127.0.0.1:{new} has not synced yet"), Some(new)))
             }
         })
         .await?;
@@ -781,9 +600,7 @@ impl Lab {
                 None => return Err(AppError::Lab("no spare HAProxy slot left".into())),
             };
             p.slots[free] = Some(new);
-            proxy::enable_slot(&socket, free, new)
-                .await
-                .map_err(AppError::Lab)?;
+            proxy::enable_slot(&socket, free, new).await.map_err(AppError::Lab)?;
             self.emit(
                 LabEventKind::ProxyReconfigured,
                 Some(local(new)),
@@ -798,9 +615,7 @@ impl Lab {
             let p = self.proxy.as_mut().expect("proxy");
             if let Some(i) = p.slots.iter().position(|s| *s == Some(old)) {
                 p.slots[i] = None;
-                proxy::retire_slot(&socket, i)
-                    .await
-                    .map_err(AppError::Lab)?;
+                proxy::retire_slot(&socket, i).await.map_err(AppError::Lab)?;
                 self.emit(
                     LabEventKind::ProxyReconfigured,
                     Some(local(old)),
@@ -816,11 +631,7 @@ impl Lab {
             Some(local(old)),
             format!("127.0.0.1:{old} shut down (SIGTERM) and reaped"),
         );
-        self.emit(
-            LabEventKind::EndpointRetired,
-            Some(local(old)),
-            format!("127.0.0.1:{old} no longer exists"),
-        );
+        self.emit(LabEventKind::EndpointRetired, Some(local(old)), format!("127.0.0.1:{old} no longer exists"));
         let now_primary = if was_primary { new } else { primary };
         self.repoint_sentinel(now_primary).await?;
         self.settle_group().await?;

@@ -42,9 +42,7 @@ pub use process::{pid_running, port_accepts, HAPROXY_ENV, REDIS_SERVER_ENV};
 pub use state::{LabState, NodeState, ProcState, ProxyState, DEFAULT_STATE_FILE};
 
 /// Which topology a lab runs.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, Serialize, Deserialize, Default,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum TopologyKind {
     /// OSS cluster: N primaries × R replicas.
@@ -237,21 +235,13 @@ pub enum Scenario {
 
 impl Scenario {
     /// Builds a scenario from its command-line name and flags.
-    pub fn from_kind(
-        kind: ScenarioKind,
-        shard: Option<usize>,
-        hang_for: Option<Duration>,
-        replica: bool,
-    ) -> Scenario {
+    pub fn from_kind(kind: ScenarioKind, shard: Option<usize>, hang_for: Option<Duration>, replica: bool) -> Scenario {
         match kind {
             ScenarioKind::RoleSwap => Scenario::RoleSwap { shard },
             ScenarioKind::KillPrimary => Scenario::KillPrimary { shard },
             ScenarioKind::ReplaceNode => Scenario::ReplaceNode { shard, replica },
             ScenarioKind::RollingReplace => Scenario::RollingReplace,
-            ScenarioKind::HangPrimary => Scenario::HangPrimary {
-                shard,
-                duration: hang_for.unwrap_or(DEFAULT_HANG),
-            },
+            ScenarioKind::HangPrimary => Scenario::HangPrimary { shard, duration: hang_for.unwrap_or(DEFAULT_HANG) },
         }
     }
 
@@ -401,10 +391,7 @@ pub(crate) struct Pending {
 }
 
 pub(crate) fn pending(why: impl Into<String>, port: Option<u16>) -> Pending {
-    Pending {
-        why: why.into(),
-        port,
-    }
+    Pending { why: why.into(), port }
 }
 
 /// How often conditions are polled.
@@ -420,11 +407,8 @@ impl Lab {
         events: Option<UnboundedSender<LabEvent>>,
     ) -> Result<Lab, AppError> {
         let redis_bin = process::find_binary(REDIS_SERVER_ENV, "redis-server")?;
-        let haproxy_bin = if kind == TopologyKind::Enterprise {
-            Some(process::find_binary(HAPROXY_ENV, "haproxy")?)
-        } else {
-            None
-        };
+        let haproxy_bin =
+            if kind == TopologyKind::Enterprise { Some(process::find_binary(HAPROXY_ENV, "haproxy")?) } else { None };
         validate(kind, opts)?;
         let dir = tempfile::Builder::new()
             .prefix("rfp-lab-")
@@ -442,11 +426,7 @@ impl Lab {
         lab.emit(
             LabEventKind::LabReady,
             None,
-            format!(
-                "{kind} ready in {} at {}",
-                crate::duration::human(began.elapsed()),
-                lab.seed_url()
-            ),
+            format!("{kind} ready in {} at {}", crate::duration::human(began.elapsed()), lab.seed_url()),
         );
         Ok(lab)
     }
@@ -510,25 +490,15 @@ impl Lab {
     /// cluster node.
     pub fn seeds(&self) -> Vec<Endpoint> {
         match self.kind {
-            TopologyKind::Enterprise => self
-                .proxy
-                .as_ref()
-                .map(|p| vec![local(p.aux.port)])
-                .unwrap_or_default(),
-            TopologyKind::Standalone => self
-                .group_primary_port()
-                .map(|p| vec![local(p)])
-                .unwrap_or_default(),
+            TopologyKind::Enterprise => self.proxy.as_ref().map(|p| vec![local(p.aux.port)]).unwrap_or_default(),
+            TopologyKind::Standalone => self.group_primary_port().map(|p| vec![local(p)]).unwrap_or_default(),
             TopologyKind::Cluster => self.node_endpoints(),
         }
     }
 
     /// `redis://` URL of the first seed.
     pub fn seed_url(&self) -> String {
-        self.seeds()
-            .first()
-            .map(|e| format!("redis://{e}"))
-            .unwrap_or_default()
+        self.seeds().first().map(|e| format!("redis://{e}")).unwrap_or_default()
     }
 
     /// A target for [`Factory::new`], with this lab's seeds and mode.
@@ -538,24 +508,14 @@ impl Lab {
 
     /// Every Redis node that is still running (not Sentinel or HAProxy).
     pub fn node_endpoints(&self) -> Vec<Endpoint> {
-        let mut out: Vec<Endpoint> = self
-            .nodes
-            .iter()
-            .filter(|n| !n.proc.gone)
-            .map(Node::endpoint)
-            .collect();
+        let mut out: Vec<Endpoint> = self.nodes.iter().filter(|n| !n.proc.gone).map(Node::endpoint).collect();
         out.sort();
         out
     }
 
     /// Every process id of the lab that may still run (nodes, Sentinel, HAProxy).
     pub fn pids(&self) -> Vec<u32> {
-        let mut out: Vec<u32> = self
-            .nodes
-            .iter()
-            .filter(|n| !n.proc.gone)
-            .map(|n| n.proc.pid)
-            .collect();
+        let mut out: Vec<u32> = self.nodes.iter().filter(|n| !n.proc.gone).map(|n| n.proc.pid).collect();
         out.extend(self.sentinel.iter().map(|s| s.proc.pid));
         out.extend(self.proxy.iter().map(|p| p.aux.proc.pid));
         out
@@ -580,11 +540,7 @@ impl Lab {
     pub async fn run(&mut self, scenario: &Scenario) -> Result<ScenarioReport, AppError> {
         self.recorded.clear();
         let began = Instant::now();
-        self.emit(
-            LabEventKind::ScenarioStarted,
-            None,
-            format!("{} on {}", scenario.kind(), self.kind),
-        );
+        self.emit(LabEventKind::ScenarioStarted, None, format!("{} on {}", scenario.kind(), self.kind));
         let (shard, steps) = match self.kind {
             TopologyKind::Cluster => self.cluster_scenario(scenario).await?,
             _ => self.group_scenario(scenario).await?,
@@ -592,11 +548,7 @@ impl Lab {
         self.emit(
             LabEventKind::ScenarioFinished,
             None,
-            format!(
-                "{} finished in {}",
-                scenario.kind(),
-                crate::duration::human(began.elapsed())
-            ),
+            format!("{} finished in {}", scenario.kind(), crate::duration::human(began.elapsed())),
         );
         // The headline step: the target shard's primary change (rolling-replace), else the only step.
         let head = if scenario.kind() == ScenarioKind::RollingReplace {
@@ -609,28 +561,19 @@ impl Lab {
             steps.first()
         };
         let old_primary = if scenario.kind() == ScenarioKind::RollingReplace {
-            steps
-                .iter()
-                .find(|s| s.shard == shard)
-                .and_then(|s| s.old_primary.clone())
+            steps.iter().find(|s| s.shard == shard).and_then(|s| s.old_primary.clone())
         } else {
             head.and_then(|s| s.old_primary.clone())
         };
         let new_primary = if scenario.kind() == ScenarioKind::RollingReplace {
-            steps
-                .iter()
-                .rev()
-                .find(|s| s.shard == shard)
-                .and_then(|s| s.new_primary.clone())
+            steps.iter().rev().find(|s| s.shard == shard).and_then(|s| s.new_primary.clone())
         } else {
             head.and_then(|s| s.new_primary.clone())
         };
         let report = ScenarioReport {
             scenario: scenario.kind(),
             topology: self.kind,
-            shard: if scenario.kind() == ScenarioKind::RollingReplace
-                && self.kind == TopologyKind::Cluster
-            {
+            shard: if scenario.kind() == ScenarioKind::RollingReplace && self.kind == TopologyKind::Cluster {
                 "all shards".into()
             } else {
                 shard
@@ -651,6 +594,14 @@ impl Lab {
         Ok(report)
     }
 
+    /// Re-bases the lab's events on another clock and channel: a rehearsal starts its probing clock once the lab
+    /// is ready, and the lab's offsets must line up with the probes'.
+    pub fn rebase(&mut self, clock: Clock, events: Option<UnboundedSender<LabEvent>>) {
+        self.clock = clock;
+        self.events = events;
+        self.recorded.clear();
+    }
+
     /// Stops everything now: every process killed and reaped, clients closed, the temp dir removed unless
     /// `keep_dir`. Also for a lab attached from a state file (`lab down`).
     pub async fn shutdown(mut self) {
@@ -668,13 +619,7 @@ impl Lab {
     }
 
     async fn close_clients(&self) {
-        let clients: Vec<Client> = self
-            .clients
-            .lock()
-            .expect("clients lock")
-            .drain()
-            .map(|(_, c)| c)
-            .collect();
+        let clients: Vec<Client> = self.clients.lock().expect("clients lock").drain().map(|(_, c)| c).collect();
         for c in clients {
             connect::quit(&c).await;
         }
@@ -697,19 +642,8 @@ impl Lab {
         self.emit_at(self.clock.now(), kind, node, detail);
     }
 
-    pub(crate) fn emit_at(
-        &mut self,
-        stamp: Stamp,
-        kind: LabEventKind,
-        node: Option<Endpoint>,
-        detail: String,
-    ) {
-        let event = LabEvent {
-            stamp,
-            kind,
-            node,
-            detail,
-        };
+    pub(crate) fn emit_at(&mut self, stamp: Stamp, kind: LabEventKind, node: Option<Endpoint>, detail: String) {
+        let event = LabEvent { stamp, kind, node, detail };
         if let Some(tx) = &self.events {
             let _ = tx.send(event.clone());
         }
@@ -721,16 +655,8 @@ impl Lab {
         if let Some(c) = self.clients.lock().expect("clients lock").get(&port) {
             return Ok(c.clone());
         }
-        let c = self
-            .factory
-            .node(&local(port))
-            .await
-            .map_err(|e| e.to_string())?;
-        let old = self
-            .clients
-            .lock()
-            .expect("clients lock")
-            .insert(port, c.clone());
+        let c = self.factory.node(&local(port)).await.map_err(|e| e.to_string())?;
+        let old = self.clients.lock().expect("clients lock").insert(port, c.clone());
         if let Some(old) = old {
             connect::quit(&old).await;
         }
@@ -757,34 +683,23 @@ impl Lab {
     pub(crate) async fn cmd_ok(&self, port: u16, parts: &[&str]) -> AppResult<()> {
         match self.cmd(port, parts).await {
             Ok(r) if r == "OK" => Ok(()),
-            Ok(other) => Err(self.fail_at(
-                &format!(
-                    "{} on 127.0.0.1:{port} replied {other:?}, not OK",
-                    parts.join(" ")
-                ),
-                Some(port),
-            )),
+            Ok(other) => {
+                Err(self
+                    .fail_at(&format!("{} on 127.0.0.1:{port} replied {other:?}, not OK", parts.join(" ")), Some(port)))
+            }
             Err(e) => Err(self.fail_at(&e, Some(port))),
         }
     }
 
     /// `INFO replication` of one node.
-    pub(crate) async fn replication(
-        &self,
-        port: u16,
-    ) -> Result<std::collections::BTreeMap<String, String>, String> {
-        Ok(crate::topology::parse_info(
-            &self.cmd(port, &["INFO", "replication"]).await?,
-        ))
+    pub(crate) async fn replication(&self, port: u16) -> Result<std::collections::BTreeMap<String, String>, String> {
+        Ok(crate::topology::parse_info(&self.cmd(port, &["INFO", "replication"]).await?))
     }
 
     /// The primary on `primary` lists the replica on `replica` as `state=online` (with diskless sync that comes
     /// a moment after the replica reports its link up; FAILOVER refuses a replica that is not online yet).
     pub(crate) async fn online_at(&self, primary: u16, replica: u16) -> Result<(), Pending> {
-        let info = self
-            .replication(primary)
-            .await
-            .map_err(|e| pending(e, Some(primary)))?;
+        let info = self.replication(primary).await.map_err(|e| pending(e, Some(primary)))?;
         let online = info
             .iter()
             .filter(|(k, _)| k.starts_with("slave") && k[5..].parse::<u32>().is_ok())
@@ -796,30 +711,21 @@ impl Lab {
         if online {
             Ok(())
         } else {
-            Err(pending(
-                format!("127.0.0.1:{primary} does not list 127.0.0.1:{replica} online yet"),
-                Some(primary),
-            ))
+            Err(pending(format!("127.0.0.1:{primary} does not list 127.0.0.1:{replica} online yet"), Some(primary)))
         }
     }
 
     /// An error with the tail of the log of the node on `port` (or of the whole lab dir).
     pub(crate) fn fail_at(&self, what: &str, port: Option<u16>) -> AppError {
-        let dir = port
-            .and_then(|p| self.nodes.iter().find(|n| n.port == p).map(|n| &n.dir))
-            .or_else(|| {
-                port.and_then(|p| {
-                    self.sentinel
-                        .iter()
-                        .find(|s| s.port == p)
-                        .map(|s| &s.dir)
-                        .or(self
-                            .proxy
-                            .iter()
-                            .find(|x| x.aux.port == p)
-                            .map(|x| &x.aux.dir))
-                })
-            });
+        let dir = port.and_then(|p| self.nodes.iter().find(|n| n.port == p).map(|n| &n.dir)).or_else(|| {
+            port.and_then(|p| {
+                self.sentinel.iter().find(|s| s.port == p).map(|s| &s.dir).or(self
+                    .proxy
+                    .iter()
+                    .find(|x| x.aux.port == p)
+                    .map(|x| &x.aux.dir))
+            })
+        });
         let tail = dir.map(|d| process::log_tail(d, 15)).unwrap_or_default();
         AppError::Lab(format!("{what}{tail}"))
     }
@@ -833,11 +739,7 @@ impl Lab {
     }
 
     pub(crate) fn live_ports(&self) -> Vec<u16> {
-        self.nodes
-            .iter()
-            .filter(|n| !n.proc.gone)
-            .map(|n| n.port)
-            .collect()
+        self.nodes.iter().filter(|n| !n.proc.gone).map(|n| n.port).collect()
     }
 
     /// Writes a redis.conf for a new node in its own directory, starts it and waits until it answers PING.
@@ -866,10 +768,7 @@ impl Lab {
                     "cluster-enabled yes".into(),
                     format!("cluster-port {}", port + 100),
                     format!("cluster-config-file {}", dir.join("nodes.conf").display()),
-                    format!(
-                        "cluster-node-timeout {}",
-                        self.opts.node_timeout.as_millis()
-                    ),
+                    format!("cluster-node-timeout {}", self.opts.node_timeout.as_millis()),
                     // Keeps each shard's membership what the scenarios made it.
                     "cluster-allow-replica-migration no".into(),
                 ]);
@@ -880,15 +779,7 @@ impl Lab {
                 .map_err(|e| AppError::Lab(format!("cannot write {}: {e}", conf_path.display())))?;
             let marker = conf_path.display().to_string();
             let proc = process::Proc::spawn(&self.redis_bin, &[&marker], &dir, &marker)?;
-            self.nodes.push(Node {
-                port,
-                cluster,
-                dir: dir.clone(),
-                proc,
-                id: None,
-                original: false,
-                stopped: false,
-            });
+            self.nodes.push(Node { port, cluster, dir: dir.clone(), proc, id: None, original: false, stopped: false });
             match self.await_ping(port, Duration::from_secs(10)).await {
                 Ok(()) => {
                     let pid = self.nodes.last().map(|n| n.proc.pid).unwrap_or(0);
@@ -923,18 +814,12 @@ impl Lab {
                 .iter_mut()
                 .find(|n| n.port == port)
                 .map(|n| n.proc.is_running())
-                .or_else(|| {
-                    self.sentinel
-                        .as_mut()
-                        .filter(|s| s.port == port)
-                        .map(|s| s.proc.is_running())
-                })
+                .or_else(|| self.sentinel.as_mut().filter(|s| s.port == port).map(|s| s.proc.is_running()))
                 .unwrap_or(true);
             if !running {
-                return Err(self.fail_at(
-                    &format!("the process for 127.0.0.1:{port} exited while starting"),
-                    Some(port),
-                ));
+                return Err(
+                    self.fail_at(&format!("the process for 127.0.0.1:{port} exited while starting"), Some(port))
+                );
             }
             if process::port_accepts(port) {
                 if let Ok(reply) = self.cmd(port, &["PING"]).await {
@@ -945,10 +830,7 @@ impl Lab {
             }
             if Instant::now() >= until {
                 return Err(self.fail_at(
-                    &format!(
-                        "127.0.0.1:{port} did not answer PING within {}",
-                        crate::duration::human(limit)
-                    ),
+                    &format!("127.0.0.1:{port} did not answer PING within {}", crate::duration::human(limit)),
                     Some(port),
                 ));
             }
@@ -1006,10 +888,9 @@ fn validate(kind: TopologyKind, opts: &LabOptions) -> AppResult<()> {
             bad("enterprise needs at least one replica (--replicas 1 or more)".into())
         }
         _ if opts.replicas > 5 => bad(format!("--replicas {}: use 0 to 5", opts.replicas)),
-        _ if opts.node_timeout < Duration::from_millis(100) => bad(format!(
-            "--node-timeout {}: use at least 100ms",
-            crate::duration::human(opts.node_timeout)
-        )),
+        _ if opts.node_timeout < Duration::from_millis(100) => {
+            bad(format!("--node-timeout {}: use at least 100ms", crate::duration::human(opts.node_timeout)))
+        }
         _ => Ok(()),
     }
 }

@@ -29,30 +29,21 @@ pub fn find_binary(env: &str, name: &str) -> AppResult<PathBuf> {
     if let Some(value) = std::env::var_os(env).filter(|v| !v.is_empty()) {
         let path = PathBuf::from(&value);
         if path.components().count() > 1 {
-            return if is_executable(&path) {
-                Ok(path)
-            } else {
-                Err(missing(&format!("{env}={}", path.display())))
-            };
+            return if is_executable(&path) { Ok(path) } else { Err(missing(&format!("{env}={}", path.display()))) };
         }
-        return search_path(&path.to_string_lossy())
-            .ok_or_else(|| missing(&format!("{env}={}", path.display())));
+        return search_path(&path.to_string_lossy()).ok_or_else(|| missing(&format!("{env}={}", path.display())));
     }
     search_path(name).ok_or_else(|| missing("not on PATH"))
 }
 
 fn search_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| is_executable(p))
+    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|p| is_executable(p))
 }
 
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path)
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
+    std::fs::metadata(path).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
 }
 
 /// Hands out ports on 127.0.0.1 that are free now and were not handed out before by this allocator. Ports
@@ -71,17 +62,12 @@ impl Ports {
     /// processes rarely probe the same ports.
     pub fn new(base: Option<u16>) -> Self {
         let next = base.unwrap_or_else(|| {
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default()
-                .subsec_nanos();
+            let nanos =
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
             let spread = u32::from(PORT_HIGH - PORT_LOW - 200);
             PORT_LOW + ((nanos / 1000 + std::process::id() * 7919) % spread) as u16
         });
-        Ports {
-            next,
-            used: BTreeSet::new(),
-        }
+        Ports { next, used: BTreeSet::new() }
     }
 
     /// Ports already handed out or reserved (never offered again).
@@ -93,11 +79,7 @@ impl Ports {
     pub fn take(&mut self, bus: bool) -> AppResult<u16> {
         for _ in 0..4000 {
             let p = self.next;
-            self.next = if self.next >= PORT_HIGH - 101 {
-                PORT_LOW
-            } else {
-                self.next + 1
-            };
+            self.next = if self.next >= PORT_HIGH - 101 { PORT_LOW } else { self.next + 1 };
             if p == 0 || self.used.contains(&p) || (bus && self.used.contains(&(p + 100))) {
                 continue;
             }
@@ -109,9 +91,7 @@ impl Ports {
                 return Ok(p);
             }
         }
-        Err(AppError::Lab(
-            "no free port pair found on 127.0.0.1 between 20000 and 32000".into(),
-        ))
+        Err(AppError::Lab("no free port pair found on 127.0.0.1 between 20000 and 32000".into()))
     }
 }
 
@@ -165,22 +145,12 @@ impl Proc {
             .process_group(0)
             .spawn()
             .map_err(|e| AppError::Lab(format!("cannot start {}: {e}", program.display())))?;
-        Ok(Proc {
-            pid: child.id(),
-            child: Some(child),
-            marker: marker.to_string(),
-            gone: false,
-        })
+        Ok(Proc { pid: child.id(), child: Some(child), marker: marker.to_string(), gone: false })
     }
 
     /// A process known only by pid (from a state file).
     pub fn adopt(pid: u32, marker: &str) -> Proc {
-        Proc {
-            pid,
-            child: None,
-            marker: marker.to_string(),
-            gone: false,
-        }
+        Proc { pid, child: None, marker: marker.to_string(), gone: false }
     }
 
     /// Whether it still runs (a zombie does not count).
@@ -217,10 +187,7 @@ impl Proc {
     /// Sends a signal if the process is still ours and running.
     pub fn signal(&mut self, sig: Signal) -> AppResult<()> {
         if !self.is_running() {
-            return Err(AppError::Lab(format!(
-                "process {} is not running",
-                self.pid
-            )));
+            return Err(AppError::Lab(format!("process {} is not running", self.pid)));
         }
         kill(Pid::from_raw(self.pid as i32), sig)
             .map_err(|e| AppError::Lab(format!("cannot send {sig} to process {}: {e}", self.pid)))
@@ -286,9 +253,7 @@ pub fn pid_running(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => {
             // The state follows the parenthesised command name, which may itself contain spaces.
-            let state = stat
-                .rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().next());
+            let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next());
             !matches!(state, Some("Z") | Some("X") | None)
         }
         Err(_) => false,
@@ -318,10 +283,7 @@ pub fn log_tail(dir: &Path, lines: usize) -> String {
         if tail.is_empty() {
             continue;
         }
-        out.push_str(&format!(
-            "\n--- last lines of {} ---\n",
-            f.file_name().unwrap_or_default().to_string_lossy()
-        ));
+        out.push_str(&format!("\n--- last lines of {} ---\n", f.file_name().unwrap_or_default().to_string_lossy()));
         for l in tail.into_iter().rev() {
             out.push_str(l);
             out.push('\n');

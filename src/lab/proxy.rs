@@ -35,16 +35,8 @@ pub(crate) fn config(dir: &Path, port: u16, slots: &[Option<u16>]) -> String {
     );
     for (i, slot) in slots.iter().enumerate() {
         match slot {
-            Some(p) => out.push_str(&format!(
-                "    server s{} 127.0.0.1:{p} id {}\n",
-                i + 1,
-                101 + i
-            )),
-            None => out.push_str(&format!(
-                "    server s{} 127.0.0.1:1 id {} disabled\n",
-                i + 1,
-                101 + i
-            )),
+            Some(p) => out.push_str(&format!("    server s{} 127.0.0.1:{p} id {}\n", i + 1, 101 + i)),
+            None => out.push_str(&format!("    server s{} 127.0.0.1:1 id {} disabled\n", i + 1, 101 + i)),
         }
     }
     out
@@ -56,13 +48,9 @@ pub(crate) async fn admin(socket: &Path, command: &str) -> Result<String, String
         let mut s = tokio::net::UnixStream::connect(socket)
             .await
             .map_err(|e| format!("HAProxy admin socket {}: {e}", socket.display()))?;
-        s.write_all(format!("{command}\n").as_bytes())
-            .await
-            .map_err(|e| e.to_string())?;
+        s.write_all(format!("{command}\n").as_bytes()).await.map_err(|e| e.to_string())?;
         let mut out = String::new();
-        s.read_to_string(&mut out)
-            .await
-            .map_err(|e| e.to_string())?;
+        s.read_to_string(&mut out).await.map_err(|e| e.to_string())?;
         Ok::<String, String>(out)
     };
     tokio::time::timeout(Duration::from_secs(2), talk)
@@ -74,10 +62,7 @@ pub(crate) async fn admin(socket: &Path, command: &str) -> Result<String, String
 pub(crate) async fn server_status(socket: &Path) -> Result<HashMap<String, String>, String> {
     let csv = admin(socket, "show stat").await?;
     let mut lines = csv.lines();
-    let header = lines
-        .next()
-        .ok_or_else(|| "empty show stat".to_string())?
-        .trim_start_matches("# ");
+    let header = lines.next().ok_or_else(|| "empty show stat".to_string())?.trim_start_matches("# ");
     let cols: Vec<&str> = header.split(',').collect();
     let col = |name: &str| cols.iter().position(|c| *c == name);
     let (px, sv, st) = match (col("pxname"), col("svname"), col("status")) {
@@ -101,11 +86,7 @@ pub(crate) async fn server_status(socket: &Path) -> Result<HashMap<String, Strin
 /// Points slot `index` (0 = `s1`) at `port` and enables it.
 pub(crate) async fn enable_slot(socket: &Path, index: usize, port: u16) -> Result<(), String> {
     let name = format!("be/s{}", index + 1);
-    let r = admin(
-        socket,
-        &format!("set server {name} addr 127.0.0.1 port {port}"),
-    )
-    .await?;
+    let r = admin(socket, &format!("set server {name} addr 127.0.0.1 port {port}")).await?;
     if !(r.contains("changed") || r.trim().is_empty()) {
         return Err(format!("set server {name} addr: {}", r.trim()));
     }

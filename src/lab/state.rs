@@ -98,20 +98,15 @@ impl LabState {
                 path.display()
             ))
         })?;
-        serde_json::from_str(&text).map_err(|e| {
-            AppError::BadInput(format!("{} is not a lab state file: {e}", path.display()))
-        })
+        serde_json::from_str(&text)
+            .map_err(|e| AppError::BadInput(format!("{} is not a lab state file: {e}", path.display())))
     }
 
     /// Writes it (pretty JSON).
     pub fn write(&self, path: &Path) -> AppResult<()> {
         let text = serde_json::to_string_pretty(self).expect("state serialises");
-        std::fs::write(path, text + "\n").map_err(|e| {
-            AppError::BadInput(format!(
-                "cannot write the lab state file {}: {e}",
-                path.display()
-            ))
-        })
+        std::fs::write(path, text + "\n")
+            .map_err(|e| AppError::BadInput(format!("cannot write the lab state file {}: {e}", path.display())))
     }
 
     /// Every pid in the file.
@@ -152,11 +147,7 @@ impl Lab {
                     dir: n.dir.clone(),
                 })
                 .collect(),
-            sentinel: self.sentinel.as_ref().map(|s| ProcState {
-                port: s.port,
-                pid: s.proc.pid,
-                dir: s.dir.clone(),
-            }),
+            sentinel: self.sentinel.as_ref().map(|s| ProcState { port: s.port, pid: s.proc.pid, dir: s.dir.clone() }),
             proxy: self.proxy.as_ref().map(|p| ProxyState {
                 port: p.aux.port,
                 pid: p.aux.proc.pid,
@@ -169,15 +160,8 @@ impl Lab {
 
     /// Rebuilds a lab from a state file. Its processes are left running when the value is dropped; use
     /// [`Lab::shutdown`] to stop them. Refuses a file whose dir is not a lab dir or whose paths lie outside it.
-    pub fn attach(
-        state: &LabState,
-        clock: Clock,
-        events: Option<UnboundedSender<LabEvent>>,
-    ) -> AppResult<Lab> {
-        let is_lab_dir = state
-            .dir
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with("rfp-lab-"));
+    pub fn attach(state: &LabState, clock: Clock, events: Option<UnboundedSender<LabEvent>>) -> AppResult<Lab> {
+        let is_lab_dir = state.dir.file_name().is_some_and(|n| n.to_string_lossy().starts_with("rfp-lab-"));
         let all_inside = state.nodes.iter().all(|n| inside(&state.dir, &n.dir))
             && state.sentinel.iter().all(|s| inside(&state.dir, &s.dir))
             && state.proxy.iter().all(|p| inside(&state.dir, &p.dir));
@@ -195,14 +179,7 @@ impl Lab {
             keep_dir: state.keep_dir,
             base_port: None,
         };
-        let mut lab = Lab::empty(
-            state.kind,
-            opts,
-            clock,
-            events,
-            state.dir.clone(),
-            redis_bin,
-        )?;
+        let mut lab = Lab::empty(state.kind, opts, clock, events, state.dir.clone(), redis_bin)?;
         lab.detached = true;
         lab.clients = Mutex::new(HashMap::new());
         for n in &state.nodes {
@@ -229,21 +206,13 @@ impl Lab {
         if let Some(s) = &state.sentinel {
             let marker = s.dir.join("sentinel.conf").display().to_string();
             lab.ports.reserve(s.port);
-            lab.sentinel = Some(Aux {
-                port: s.port,
-                dir: s.dir.clone(),
-                proc: process::Proc::adopt(s.pid, &marker),
-            });
+            lab.sentinel = Some(Aux { port: s.port, dir: s.dir.clone(), proc: process::Proc::adopt(s.pid, &marker) });
         }
         if let Some(p) = &state.proxy {
             let marker = p.dir.join("haproxy.cfg").display().to_string();
             lab.ports.reserve(p.port);
             lab.proxy = Some(Proxy {
-                aux: Aux {
-                    port: p.port,
-                    dir: p.dir.clone(),
-                    proc: process::Proc::adopt(p.pid, &marker),
-                },
+                aux: Aux { port: p.port, dir: p.dir.clone(), proc: process::Proc::adopt(p.pid, &marker) },
                 slots: p.slots.clone(),
             });
         }

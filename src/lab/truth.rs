@@ -19,12 +19,7 @@ pub(crate) struct WriteWatch {
 }
 
 /// Starts polling `ports` with SETs of `key` (60 s TTL) until one accepts or `limit` passes.
-pub(crate) fn watch_writes(
-    factory: &Factory,
-    ports: &[u16],
-    key: &str,
-    limit: Duration,
-) -> WriteWatch {
+pub(crate) fn watch_writes(factory: &Factory, ports: &[u16], key: &str, limit: Duration) -> WriteWatch {
     let done = Arc::new(AtomicBool::new(false));
     let until = Instant::now() + limit;
     let mut tasks = JoinSet::new();

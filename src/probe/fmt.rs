@@ -16,11 +16,7 @@ pub fn fmt_ms(ms: u64) -> String {
     let tenths = ms.saturating_add(50) / 100;
     if tenths < 600 {
         let (whole, frac) = (tenths / 10, tenths % 10);
-        return if frac == 0 {
-            format!("{whole}s")
-        } else {
-            format!("{whole}.{frac}s")
-        };
+        return if frac == 0 { format!("{whole}s") } else { format!("{whole}.{frac}s") };
     }
     let secs = ms.saturating_add(500) / 1000;
     let (h, m, s) = (secs / 3600, (secs / 60) % 60, secs % 60);

@@ -2,11 +2,16 @@
 //! latency percentiles, outage windows per target, a timeline strip and the
 //! pass/fail verdict. The runner feeds results in; reports read summaries out.
 
+pub mod collect;
+pub mod engine;
 pub mod exec;
 pub mod fmt;
 pub mod outage;
 pub mod outcome;
+pub mod plan;
+pub mod session;
 pub mod stats;
+pub mod styles;
 pub mod targets;
 pub mod timeline;
 pub mod verdict;

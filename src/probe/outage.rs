@@ -176,11 +176,7 @@ impl OutageTracker {
                 None
             }
             (Some(class), None) => {
-                self.open = Some(Open {
-                    start: offset,
-                    class,
-                    failures: 1,
-                });
+                self.open = Some(Open { start: offset, class, failures: 1 });
                 self.first_failure.get_or_insert(offset);
                 Some(Transition::Started { at: offset, class })
             }
@@ -209,12 +205,7 @@ impl OutageTracker {
         } else {
             self.windows_dropped += 1;
         }
-        Transition::Ended {
-            started: open.start,
-            ended,
-            length,
-            failures: open.failures,
-        }
+        Transition::Ended { started: open.start, ended, length, failures: open.failures }
     }
 
     /// Whether the target is inside an outage window now.
@@ -325,22 +316,14 @@ mod tests {
         assert_eq!(t.record(s(2.0), &ProbeOutcome::Ok), None);
         assert_eq!(
             t.record(s(3.0), &fail(ErrorClass::ConnectionRefused)),
-            Some(Transition::Started {
-                at: s(3.0),
-                class: ErrorClass::ConnectionRefused
-            })
+            Some(Transition::Started { at: s(3.0), class: ErrorClass::ConnectionRefused })
         );
         assert!(t.is_down());
         assert_eq!(t.down_since(), Some(s(3.0)));
         assert_eq!(t.record(s(4.0), &fail(ErrorClass::ClusterDown)), None);
         assert_eq!(
             t.record(s(5.0), &ProbeOutcome::Ok),
-            Some(Transition::Ended {
-                started: s(3.0),
-                ended: s(5.0),
-                length: s(2.0),
-                failures: 2
-            })
+            Some(Transition::Ended { started: s(3.0), ended: s(5.0), length: s(2.0), failures: 2 })
         );
         assert!(!t.is_down());
         let sum = t.summary(s(6.0));
@@ -357,10 +340,7 @@ mod tests {
         assert_eq!(sum.ongoing_outage_ms, None);
         assert_eq!(
             sum.failures_by_class,
-            BTreeMap::from([
-                (ErrorClass::ConnectionRefused, 1),
-                (ErrorClass::ClusterDown, 1)
-            ])
+            BTreeMap::from([(ErrorClass::ConnectionRefused, 1), (ErrorClass::ClusterDown, 1)])
         );
         assert_eq!(
             sum.windows,
@@ -388,11 +368,7 @@ mod tests {
             (7.0, true),
         ];
         for (at, ok) in seq {
-            let o = if ok {
-                ProbeOutcome::Ok
-            } else {
-                fail(ErrorClass::Timeout)
-            };
+            let o = if ok { ProbeOutcome::Ok } else { fail(ErrorClass::Timeout) };
             t.record(s(at), &o);
         }
         let sum = t.summary(s(8.0));
@@ -444,15 +420,9 @@ mod tests {
         let mut t = OutageTracker::new();
         t.record(s(0.00), &ProbeOutcome::Ok);
         // Probe at 1.00 hangs; 1.01 fails fast and opens the window.
-        assert!(matches!(
-            t.record(s(1.01), &fail(ErrorClass::ConnectionRefused)),
-            Some(Transition::Started { .. })
-        ));
+        assert!(matches!(t.record(s(1.01), &fail(ErrorClass::ConnectionRefused)), Some(Transition::Started { .. })));
         // 1.02 succeeds and closes it.
-        assert!(matches!(
-            t.record(s(1.02), &ProbeOutcome::Ok),
-            Some(Transition::Ended { .. })
-        ));
+        assert!(matches!(t.record(s(1.02), &ProbeOutcome::Ok), Some(Transition::Ended { .. })));
         // The hung 1.00 probe times out now: late, so no new window.
         assert_eq!(t.record(s(1.00), &fail(ErrorClass::Timeout)), None);
         // A late success must not close the window opened at 2.0 either.
@@ -463,10 +433,7 @@ mod tests {
         t.record(s(2.5), &fail(ErrorClass::ReadOnly));
         t.record(s(2.2), &fail(ErrorClass::ReadOnly));
         // Same offset as the latest is in order: it closes the window.
-        assert!(matches!(
-            t.record(s(2.5), &ProbeOutcome::Ok),
-            Some(Transition::Ended { failures: 3, .. })
-        ));
+        assert!(matches!(t.record(s(2.5), &ProbeOutcome::Ok), Some(Transition::Ended { failures: 3, .. })));
 
         let sum = t.summary(s(3.0));
         assert_eq!(sum.probes, 9);
@@ -487,17 +454,11 @@ mod tests {
     fn wrong_values_are_failures_but_not_outages() {
         let mut t = OutageTracker::new();
         t.record(s(0.0), &ProbeOutcome::Ok);
-        assert_eq!(
-            t.record(s(1.0), &ProbeOutcome::wrong_value("a", None)),
-            None
-        );
+        assert_eq!(t.record(s(1.0), &ProbeOutcome::wrong_value("a", None)), None);
         assert!(!t.is_down());
         t.record(s(2.0), &fail(ErrorClass::Timeout));
         // Nor does a wrong value close an open window.
-        assert_eq!(
-            t.record(s(3.0), &ProbeOutcome::wrong_value("b", Some("a"))),
-            None
-        );
+        assert_eq!(t.record(s(3.0), &ProbeOutcome::wrong_value("b", Some("a"))), None);
         assert!(t.is_down());
         t.record(s(4.0), &ProbeOutcome::Ok);
         let sum = t.summary(s(5.0));
@@ -532,11 +493,7 @@ mod tests {
         // 300 s at 10 ms, flapping every probe: only the capped windows grow.
         let mut t = OutageTracker::new();
         for i in 0..30_000u64 {
-            let o = if i % 2 == 0 {
-                fail(ErrorClass::Moved)
-            } else {
-                ProbeOutcome::Ok
-            };
+            let o = if i % 2 == 0 { fail(ErrorClass::Moved) } else { ProbeOutcome::Ok };
             t.record(Duration::from_millis(i * 10), &o);
         }
         assert!(t.windows.len() <= MAX_WINDOWS);

@@ -135,16 +135,7 @@ pub fn classify_message(msg: &str) -> ErrorClass {
         ErrorClass::ConnectionRefused
     } else if has(&["timeout", "timed out", "timedout", "unresponsive"]) {
         ErrorClass::Timeout
-    } else if has(&[
-        "reset",
-        "broken pipe",
-        "brokenpipe",
-        "aborted",
-        "closed",
-        "eof",
-        "canceled",
-        "cancelled",
-    ]) {
+    } else if has(&["reset", "broken pipe", "brokenpipe", "aborted", "closed", "eof", "canceled", "cancelled"]) {
         ErrorClass::ConnectionClosed
     } else {
         ErrorClass::Other
@@ -224,11 +215,7 @@ pub enum ProbeOutcome {
 impl ProbeOutcome {
     /// A failure with an explicit class.
     pub fn failed(class: ErrorClass, op: Op, message: impl Into<String>) -> Self {
-        ProbeOutcome::Failed {
-            class,
-            op,
-            message: message.into(),
-        }
+        ProbeOutcome::Failed { class, op, message: message.into() }
     }
 
     /// A failure classified from a fred error; the message is fred's `Display`.
@@ -239,11 +226,7 @@ impl ProbeOutcome {
     /// A read that returned something other than what was written.
     pub fn wrong_value(expected: &str, got: Option<&str>) -> Self {
         let got = got.map_or_else(|| "nil".to_owned(), |g| format!("{g:?}"));
-        ProbeOutcome::failed(
-            ErrorClass::WrongValue,
-            Op::Get,
-            format!("expected {expected:?}, read {got}"),
-        )
+        ProbeOutcome::failed(ErrorClass::WrongValue, Op::Get, format!("expected {expected:?}, read {got}"))
     }
 
     /// Whether the probe succeeded.
@@ -271,35 +254,17 @@ mod tests {
             ("ASK 3999 127.0.0.1:6381", ErrorClass::Ask),
             ("CLUSTERDOWN The cluster is down", ErrorClass::ClusterDown),
             ("CLUSTERDOWN Hash slot not served", ErrorClass::ClusterDown),
-            (
-                "READONLY You can't write against a read only replica.",
-                ErrorClass::ReadOnly,
-            ),
-            (
-                "LOADING Redis is loading the dataset in memory",
-                ErrorClass::Loading,
-            ),
+            ("READONLY You can't write against a read only replica.", ErrorClass::ReadOnly),
+            ("LOADING Redis is loading the dataset in memory", ErrorClass::Loading),
             (
                 "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
                 ErrorClass::MasterDown,
             ),
             ("NOAUTH Authentication required.", ErrorClass::Auth),
-            (
-                "WRONGPASS invalid username-password pair or user is disabled.",
-                ErrorClass::Auth,
-            ),
-            (
-                "ERR invalid username-password pair or user is disabled.",
-                ErrorClass::Auth,
-            ),
-            (
-                "NOPERM User x has no permissions to run the 'cluster' command",
-                ErrorClass::NoPerm,
-            ),
-            (
-                "TRYAGAIN Multiple keys request during rehashing of slot",
-                ErrorClass::TryAgain,
-            ),
+            ("WRONGPASS invalid username-password pair or user is disabled.", ErrorClass::Auth),
+            ("ERR invalid username-password pair or user is disabled.", ErrorClass::Auth),
+            ("NOPERM User x has no permissions to run the 'cluster' command", ErrorClass::NoPerm),
+            ("TRYAGAIN Multiple keys request during rehashing of slot", ErrorClass::TryAgain),
             ("-MOVED 12182 10.0.0.3:6379", ErrorClass::Moved),
             ("ERR unknown command 'FOO'", ErrorClass::Other),
             ("", ErrorClass::Other),
@@ -312,23 +277,14 @@ mod tests {
     #[test]
     fn classifies_io_text() {
         let cases = [
-            (
-                "Connection refused (os error 111)",
-                ErrorClass::ConnectionRefused,
-            ),
-            (
-                "Connection reset by peer (os error 104)",
-                ErrorClass::ConnectionClosed,
-            ),
+            ("Connection refused (os error 111)", ErrorClass::ConnectionRefused),
+            ("Connection reset by peer (os error 104)", ErrorClass::ConnectionClosed),
             ("Broken pipe (os error 32)", ErrorClass::ConnectionClosed),
             (
                 r#"Os { code: 111, kind: ConnectionRefused, message: "Connection refused" }"#,
                 ErrorClass::ConnectionRefused,
             ),
-            (
-                r#"Os { code: 110, kind: TimedOut, message: "Connection timed out" }"#,
-                ErrorClass::Timeout,
-            ),
+            (r#"Os { code: 110, kind: TimedOut, message: "Connection timed out" }"#, ErrorClass::Timeout),
             ("Kind(UnexpectedEof)", ErrorClass::ConnectionClosed),
             ("Kind(BrokenPipe)", ErrorClass::ConnectionClosed),
             ("Connection closed.", ErrorClass::ConnectionClosed),
@@ -351,64 +307,24 @@ mod tests {
     #[test]
     fn classifies_fred_errors() {
         let cases = [
-            (
-                ErrorKind::Timeout,
-                "Request timed out.",
-                ErrorClass::Timeout,
-            ),
+            (ErrorKind::Timeout, "Request timed out.", ErrorClass::Timeout),
             (ErrorKind::Timeout, "whatever", ErrorClass::Timeout),
-            (
-                ErrorKind::Canceled,
-                "Canceled.",
-                ErrorClass::ConnectionClosed,
-            ),
-            (
-                ErrorKind::Canceled,
-                "Max reconnection attempts reached.",
-                ErrorClass::ConnectionClosed,
-            ),
+            (ErrorKind::Canceled, "Canceled.", ErrorClass::ConnectionClosed),
+            (ErrorKind::Canceled, "Max reconnection attempts reached.", ErrorClass::ConnectionClosed),
             (
                 ErrorKind::IO,
                 r#"Os { code: 111, kind: ConnectionRefused, message: "Connection refused" }"#,
                 ErrorClass::ConnectionRefused,
             ),
-            (
-                ErrorKind::IO,
-                "Failed to connect.",
-                ErrorClass::ConnectionClosed,
-            ),
-            (
-                ErrorKind::IO,
-                "Unresponsive connection.",
-                ErrorClass::Timeout,
-            ),
-            (
-                ErrorKind::Auth,
-                "WRONGPASS invalid username-password pair or user is disabled.",
-                ErrorClass::Auth,
-            ),
+            (ErrorKind::IO, "Failed to connect.", ErrorClass::ConnectionClosed),
+            (ErrorKind::IO, "Unresponsive connection.", ErrorClass::Timeout),
+            (ErrorKind::Auth, "WRONGPASS invalid username-password pair or user is disabled.", ErrorClass::Auth),
             (ErrorKind::Auth, "something else", ErrorClass::Auth),
-            (
-                ErrorKind::Unknown,
-                "NOPERM User x has no permissions to run the 'cluster' command",
-                ErrorClass::NoPerm,
-            ),
+            (ErrorKind::Unknown, "NOPERM User x has no permissions to run the 'cluster' command", ErrorClass::NoPerm),
             (ErrorKind::Cluster, "ASK 1 127.0.0.1:7001", ErrorClass::Ask),
-            (
-                ErrorKind::Cluster,
-                "CLUSTERDOWN The cluster is down",
-                ErrorClass::ClusterDown,
-            ),
-            (
-                ErrorKind::Unknown,
-                "READONLY You can't write against a read only replica.",
-                ErrorClass::ReadOnly,
-            ),
-            (
-                ErrorKind::Routing,
-                "Failed to route command.",
-                ErrorClass::Other,
-            ),
+            (ErrorKind::Cluster, "CLUSTERDOWN The cluster is down", ErrorClass::ClusterDown),
+            (ErrorKind::Unknown, "READONLY You can't write against a read only replica.", ErrorClass::ReadOnly),
+            (ErrorKind::Routing, "Failed to route command.", ErrorClass::Other),
         ];
         for (kind, details, want) in cases {
             let err = FredError::new(kind.clone(), details);
@@ -430,10 +346,7 @@ mod tests {
     #[test]
     fn outcome_json_and_helpers() {
         assert!(ProbeOutcome::Ok.is_ok());
-        assert_eq!(
-            serde_json::to_string(&ProbeOutcome::Ok).unwrap(),
-            r#"{"status":"ok"}"#
-        );
+        assert_eq!(serde_json::to_string(&ProbeOutcome::Ok).unwrap(), r#"{"status":"ok"}"#);
         let failed = ProbeOutcome::failed(ErrorClass::ReadOnly, Op::Set, "READONLY x");
         assert!(!failed.is_ok());
         assert_eq!(failed.class(), Some(ErrorClass::ReadOnly));
@@ -441,18 +354,13 @@ mod tests {
             serde_json::to_string(&failed).unwrap(),
             r#"{"status":"failed","class":"read_only","op":"set","message":"READONLY x"}"#
         );
-        let back: ProbeOutcome =
-            serde_json::from_str(&serde_json::to_string(&failed).unwrap()).unwrap();
+        let back: ProbeOutcome = serde_json::from_str(&serde_json::to_string(&failed).unwrap()).unwrap();
         assert_eq!(back, failed);
 
         let err = FredError::new(ErrorKind::IO, "Connection closed.");
         assert_eq!(
             ProbeOutcome::from_error(Op::Ping, &err),
-            ProbeOutcome::failed(
-                ErrorClass::ConnectionClosed,
-                Op::Ping,
-                "IO Error: Connection closed."
-            )
+            ProbeOutcome::failed(ErrorClass::ConnectionClosed, Op::Ping, "IO Error: Connection closed.")
         );
         assert_eq!(
             ProbeOutcome::wrong_value("a", None),

@@ -49,20 +49,13 @@ impl Default for LatencyStats {
 impl LatencyStats {
     /// An empty distribution.
     pub fn new() -> Self {
-        let hist = Histogram::new_with_bounds(1, MAX_MICROS, SIG_FIGS)
-            .expect("constant histogram bounds are valid");
-        LatencyStats {
-            hist,
-            min_us: u64::MAX,
-            max_us: 0,
-        }
+        let hist = Histogram::new_with_bounds(1, MAX_MICROS, SIG_FIGS).expect("constant histogram bounds are valid");
+        LatencyStats { hist, min_us: u64::MAX, max_us: 0 }
     }
 
     /// Records one latency; values above 60 s are clamped to 60 s.
     pub fn record(&mut self, latency: Duration) {
-        let us = u64::try_from(latency.as_micros())
-            .unwrap_or(u64::MAX)
-            .min(MAX_MICROS);
+        let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX).min(MAX_MICROS);
         self.hist.saturating_record(us);
         self.min_us = self.min_us.min(us);
         self.max_us = self.max_us.max(us);
@@ -73,9 +66,7 @@ impl LatencyStats {
         if other.count() == 0 {
             return;
         }
-        self.hist
-            .add(&other.hist)
-            .expect("histograms with equal bounds always add");
+        self.hist.add(&other.hist).expect("histograms with equal bounds always add");
         self.min_us = self.min_us.min(other.min_us);
         self.max_us = self.max_us.max(other.max_us);
     }
@@ -117,10 +108,7 @@ impl LatencyStats {
         }
         // The histogram answers with the top of a bucket; keep it inside the
         // exact extremes so that p99 never exceeds max.
-        let us = self
-            .hist
-            .value_at_quantile(q.clamp(0.0, 1.0))
-            .clamp(self.min_us, self.max_us);
+        let us = self.hist.value_at_quantile(q.clamp(0.0, 1.0)).clamp(self.min_us, self.max_us);
         Some(Duration::from_micros(us))
     }
 
@@ -226,9 +214,6 @@ mod tests {
         s.record(ms(1));
         let json = serde_json::to_value(s.summary()).unwrap();
         let keys: Vec<_> = json.as_object().unwrap().keys().cloned().collect();
-        assert_eq!(
-            keys,
-            ["count", "max_ms", "min_ms", "p50_ms", "p90_ms", "p99_ms"]
-        );
+        assert_eq!(keys, ["count", "max_ms", "min_ms", "p50_ms", "p90_ms", "p99_ms"]);
     }
 }

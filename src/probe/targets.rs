@@ -40,21 +40,12 @@ pub fn for_cluster(topo: &Topology, prefix: &str, run_id: &str) -> Vec<ProbeTarg
 }
 
 /// Targets for one endpoint: `keys` keys (at least one).
-pub fn for_endpoint(
-    endpoint: &Endpoint,
-    keys: usize,
-    prefix: &str,
-    run_id: &str,
-) -> Vec<ProbeTarget> {
+pub fn for_endpoint(endpoint: &Endpoint, keys: usize, prefix: &str, run_id: &str) -> Vec<ProbeTarget> {
     (0..keys.max(1))
         .map(|i| {
             let key = format!("{prefix}{run_id}:{i}");
             ProbeTarget {
-                name: if keys <= 1 {
-                    endpoint.to_string()
-                } else {
-                    format!("key {i}")
-                },
+                name: if keys <= 1 { endpoint.to_string() } else { format!("key {i}") },
                 slot: topology::key_slot(key.as_bytes()),
                 key,
                 ranges: vec![],
@@ -66,29 +57,18 @@ pub fn for_endpoint(
 
 /// Keeps the targets whose shard still exists and adds targets for new shards, when the slot map changed.
 /// A target keeps its key (and so its record) as long as its slot is still served.
-pub fn replan(
-    old: &[ProbeTarget],
-    topo: &Topology,
-    prefix: &str,
-    run_id: &str,
-) -> Vec<ProbeTarget> {
+pub fn replan(old: &[ProbeTarget], topo: &Topology, prefix: &str, run_id: &str) -> Vec<ProbeTarget> {
     let mut out: Vec<ProbeTarget> = Vec::new();
     for t in old {
         let mut t = t.clone();
-        if let Some(shard) = topo
-            .shards
-            .iter()
-            .find(|s| s.slots.iter().any(|r| r.contains(t.slot)))
-        {
+        if let Some(shard) = topo.shards.iter().find(|s| s.slots.iter().any(|r| r.contains(t.slot))) {
             t.endpoint = Some(shard.primary.endpoint.clone());
             t.ranges = shard.slots.clone();
         }
         out.push(t);
     }
     for fresh in for_cluster(topo, prefix, run_id) {
-        let covered = out
-            .iter()
-            .any(|t| fresh.ranges.iter().any(|r| r.contains(t.slot)));
+        let covered = out.iter().any(|t| fresh.ranges.iter().any(|r| r.contains(t.slot)));
         if !covered {
             out.push(fresh);
         }

@@ -60,10 +60,7 @@ pub struct TimelineStrip {
 impl TimelineStrip {
     /// A strip of `width` buckets (at least one) covering `duration`.
     pub fn new(duration: Duration, width: usize) -> Self {
-        TimelineStrip {
-            duration,
-            buckets: vec![Bucket::default(); width.max(1)],
-        }
+        TimelineStrip { duration, buckets: vec![Bucket::default(); width.max(1)] }
     }
 
     /// Number of buckets.
@@ -183,9 +180,6 @@ mod tests {
     fn cells_json() {
         let mut strip = TimelineStrip::new(Duration::from_secs(2), 2);
         strip.record(ms(0), false);
-        assert_eq!(
-            serde_json::to_string(&strip.cells()).unwrap(),
-            r#"["down","empty"]"#
-        );
+        assert_eq!(serde_json::to_string(&strip.cells()).unwrap(), r#"["down","empty"]"#);
     }
 }

@@ -53,21 +53,14 @@ pub fn judge(summaries: &[(String, TargetSummary)], policy: &VerdictPolicy) -> V
     for (name, s) in summaries {
         if !s.recovered {
             let down = s.ongoing_outage_ms.unwrap_or(0);
-            reasons.push(format!(
-                "shard {name} not recovered: down for {} at the end",
-                fmt_ms(down)
-            ));
+            reasons.push(format!("shard {name} not recovered: down for {} at the end", fmt_ms(down)));
         }
         if let Some(max) = policy.max_outage {
             let max_ms = duration_ms(max);
             if s.longest_outage_ms > max_ms {
                 // Count only the windows kept; dropped ones were counted but not kept.
                 let over = s.windows.iter().filter(|w| w.length_ms > max_ms).count();
-                let more = if over > 1 {
-                    format!(" ({over} outages over the limit)")
-                } else {
-                    String::new()
-                };
+                let more = if over > 1 { format!(" ({over} outages over the limit)") } else { String::new() };
                 reasons.push(format!(
                     "shard {name}: outage {} > --max-outage {}{more}",
                     fmt_ms(s.longest_outage_ms),
@@ -77,14 +70,8 @@ pub fn judge(summaries: &[(String, TargetSummary)], policy: &VerdictPolicy) -> V
         }
         if s.wrong_values > 0 {
             let n = s.wrong_values;
-            let what = if n == 1 {
-                "wrong value"
-            } else {
-                "wrong values"
-            };
-            reasons.push(format!(
-                "shard {name}: {n} {what} read back (lost or stale write)"
-            ));
+            let what = if n == 1 { "wrong value" } else { "wrong values" };
+            reasons.push(format!("shard {name}: {n} {what} read back (lost or stale write)"));
         }
     }
     if reasons.is_empty() {
@@ -127,29 +114,19 @@ mod tests {
 
     #[test]
     fn passes_when_all_recovered_within_limit() {
-        let runs = vec![
-            ("a".to_owned(), healthy()),
-            ("b".to_owned(), target(1000, Some(5000), 10_000)),
-        ];
-        let policy = VerdictPolicy {
-            max_outage: Some(Duration::from_secs(5)),
-        };
+        let runs = vec![("a".to_owned(), healthy()), ("b".to_owned(), target(1000, Some(5000), 10_000))];
+        let policy = VerdictPolicy { max_outage: Some(Duration::from_secs(5)) };
         let v = judge(&runs, &policy);
         assert_eq!(v, Verdict::Passed);
         assert!(v.is_passed());
         assert!(v.reasons().is_empty());
-        assert_eq!(
-            serde_json::to_string(&v).unwrap(),
-            r#"{"verdict":"passed"}"#
-        );
+        assert_eq!(serde_json::to_string(&v).unwrap(), r#"{"verdict":"passed"}"#);
     }
 
     #[test]
     fn exactly_at_the_limit_passes() {
         let runs = vec![("a".to_owned(), target(1000, Some(6000), 10_000))];
-        let policy = VerdictPolicy {
-            max_outage: Some(Duration::from_secs(5)),
-        };
+        let policy = VerdictPolicy { max_outage: Some(Duration::from_secs(5)) };
         assert!(judge(&runs, &policy).is_passed());
     }
 
@@ -157,21 +134,13 @@ mod tests {
     fn not_recovered_at_the_end() {
         let runs = vec![("10.0.0.1:6379".to_owned(), target(7700, None, 20_000))];
         let v = judge(&runs, &VerdictPolicy::default());
-        assert_eq!(
-            v.reasons(),
-            ["shard 10.0.0.1:6379 not recovered: down for 12.3s at the end"]
-        );
+        assert_eq!(v.reasons(), ["shard 10.0.0.1:6379 not recovered: down for 12.3s at the end"]);
     }
 
     #[test]
     fn outage_longer_than_max() {
-        let runs = vec![
-            ("a".to_owned(), target(1000, Some(8200), 10_000)),
-            ("b".to_owned(), healthy()),
-        ];
-        let policy = VerdictPolicy {
-            max_outage: Some(Duration::from_secs(5)),
-        };
+        let runs = vec![("a".to_owned(), target(1000, Some(8200), 10_000)), ("b".to_owned(), healthy())];
+        let policy = VerdictPolicy { max_outage: Some(Duration::from_secs(5)) };
         let v = judge(&runs, &policy);
         assert_eq!(v.reasons(), ["shard a: outage 7.2s > --max-outage 5s"]);
         assert_eq!(
@@ -189,13 +158,8 @@ mod tests {
         t.record(ms(13_500), &ProbeOutcome::Ok);
         t.record(ms(14_000), &ProbeOutcome::wrong_value("x", None));
         t.record(ms(15_000), &ProbeOutcome::wrong_value("y", Some("x")));
-        let runs = vec![
-            ("a".to_owned(), t.summary(ms(16_000))),
-            ("b".to_owned(), target(1000, None, 1850)),
-        ];
-        let policy = VerdictPolicy {
-            max_outage: Some(ms(1500)),
-        };
+        let runs = vec![("a".to_owned(), t.summary(ms(16_000))), ("b".to_owned(), target(1000, None, 1850))];
+        let policy = VerdictPolicy { max_outage: Some(ms(1500)) };
         let v = judge(&runs, &policy);
         assert!(!v.is_passed());
         assert_eq!(
@@ -211,15 +175,10 @@ mod tests {
     #[test]
     fn ongoing_outage_also_counts_against_the_limit() {
         let runs = vec![("c".to_owned(), target(0, None, 125_000))];
-        let policy = VerdictPolicy {
-            max_outage: Some(Duration::from_secs(30)),
-        };
+        let policy = VerdictPolicy { max_outage: Some(Duration::from_secs(30)) };
         assert_eq!(
             judge(&runs, &policy).reasons(),
-            [
-                "shard c not recovered: down for 2m05s at the end",
-                "shard c: outage 2m05s > --max-outage 30s",
-            ]
+            ["shard c not recovered: down for 2m05s at the end", "shard c: outage 2m05s > --max-outage 30s",]
         );
     }
 }

@@ -68,27 +68,17 @@ impl FromStr for Endpoint {
     fn from_str(s: &str) -> Result<Endpoint, EndpointParseError> {
         let s = s.trim();
         let (host, port) = if let Some(rest) = s.strip_prefix('[') {
-            let (host, after) = rest
-                .split_once(']')
-                .ok_or_else(|| EndpointParseError::UnclosedBracket(s.to_string()))?;
-            let port = after
-                .strip_prefix(':')
-                .ok_or_else(|| EndpointParseError::MissingPort(s.to_string()))?;
+            let (host, after) =
+                rest.split_once(']').ok_or_else(|| EndpointParseError::UnclosedBracket(s.to_string()))?;
+            let port = after.strip_prefix(':').ok_or_else(|| EndpointParseError::MissingPort(s.to_string()))?;
             (host, port)
         } else {
-            s.rsplit_once(':')
-                .ok_or_else(|| EndpointParseError::MissingPort(s.to_string()))?
+            s.rsplit_once(':').ok_or_else(|| EndpointParseError::MissingPort(s.to_string()))?
         };
         let port = port
             .parse::<u16>()
-            .map_err(|_| EndpointParseError::InvalidPort {
-                input: s.to_string(),
-                port: port.to_string(),
-            })?;
-        Ok(Endpoint {
-            host: host.to_string(),
-            port,
-        })
+            .map_err(|_| EndpointParseError::InvalidPort { input: s.to_string(), port: port.to_string() })?;
+        Ok(Endpoint { host: host.to_string(), port })
     }
 }
 
@@ -129,37 +119,18 @@ mod tests {
 
     #[test]
     fn rejects_bad_input() {
-        assert_eq!(
-            "localhost".parse::<Endpoint>(),
-            Err(EndpointParseError::MissingPort("localhost".into()))
-        );
-        assert!(matches!(
-            "localhost:99999".parse::<Endpoint>(),
-            Err(EndpointParseError::InvalidPort { .. })
-        ));
-        assert!(matches!(
-            "[::1:6379".parse::<Endpoint>(),
-            Err(EndpointParseError::UnclosedBracket(_))
-        ));
-        assert!(matches!(
-            "[::1]6379".parse::<Endpoint>(),
-            Err(EndpointParseError::MissingPort(_))
-        ));
+        assert_eq!("localhost".parse::<Endpoint>(), Err(EndpointParseError::MissingPort("localhost".into())));
+        assert!(matches!("localhost:99999".parse::<Endpoint>(), Err(EndpointParseError::InvalidPort { .. })));
+        assert!(matches!("[::1:6379".parse::<Endpoint>(), Err(EndpointParseError::UnclosedBracket(_))));
+        assert!(matches!("[::1]6379".parse::<Endpoint>(), Err(EndpointParseError::MissingPort(_))));
     }
 
     #[test]
     fn orders_by_host_then_port_and_serialises() {
-        let mut v = [
-            Endpoint::new("b", 1),
-            Endpoint::new("a", 7001),
-            Endpoint::new("a", 7000),
-        ];
+        let mut v = [Endpoint::new("b", 1), Endpoint::new("a", 7001), Endpoint::new("a", 7000)];
         v.sort();
         assert_eq!(v[0], Endpoint::new("a", 7000));
         assert_eq!(v[2], Endpoint::new("b", 1));
-        assert_eq!(
-            serde_json::to_string(&v[0]).unwrap(),
-            r#"{"host":"a","port":7000}"#
-        );
+        assert_eq!(serde_json::to_string(&v[0]).unwrap(), r#"{"host":"a","port":7000}"#);
     }
 }

@@ -54,20 +54,14 @@ pub enum InfoParseError {
 /// 0, present but non-numeric ones are an error.
 pub fn parse_cluster_info(text: &str) -> Result<ClusterInfo, InfoParseError> {
     let map = parse_info(text);
-    let state = map
-        .get("cluster_state")
-        .ok_or(InfoParseError::MissingField("cluster_state"))?
-        .clone();
+    let state = map.get("cluster_state").ok_or(InfoParseError::MissingField("cluster_state"))?.clone();
     fn num<T: std::str::FromStr + Default>(
         map: &BTreeMap<String, String>,
         field: &'static str,
     ) -> Result<T, InfoParseError> {
         match map.get(field) {
             None => Ok(T::default()),
-            Some(v) => v.parse::<T>().map_err(|_| InfoParseError::InvalidField {
-                field,
-                value: v.clone(),
-            }),
+            Some(v) => v.parse::<T>().map_err(|_| InfoParseError::InvalidField { field, value: v.clone() }),
         }
     }
     Ok(ClusterInfo {
@@ -143,12 +137,7 @@ pub fn parse_client_list(text: &str) -> Vec<ClientEntry> {
                 .collect();
             let id = fields.get("id")?.parse::<u64>().ok()?;
             let text = |k: &str| fields.get(k).cloned().unwrap_or_default();
-            let num = |k: &str| {
-                fields
-                    .get(k)
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .unwrap_or(0)
-            };
+            let num = |k: &str| fields.get(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
             Some(ClientEntry {
                 id,
                 addr: text("addr"),
@@ -224,10 +213,7 @@ total_cluster_links_buffer_limit_exceeded:0\r\n";
         );
         assert_eq!(
             parse_cluster_info("cluster_state:ok\ncluster_size:three\n"),
-            Err(InfoParseError::InvalidField {
-                field: "cluster_size",
-                value: "three".into()
-            })
+            Err(InfoParseError::InvalidField { field: "cluster_size", value: "three".into() })
         );
         let sparse = parse_cluster_info("cluster_state:ok\n").unwrap();
         assert_eq!(sparse.known_nodes, 0);

@@ -15,17 +15,16 @@ pub mod slot;
 
 pub use endpoint::{Endpoint, EndpointParseError};
 pub use info::{
-    parse_client_list, parse_cluster_info, parse_info, parse_info_subfields, ClientEntry,
-    ClusterInfo, InfoParseError,
+    parse_client_list, parse_cluster_info, parse_info, parse_info_subfields, ClientEntry, ClusterInfo, InfoParseError,
 };
 pub use model::{diff, Topology, TopologyChange};
 pub use nodes::{parse_cluster_nodes, ClusterNode, NodesParseError};
 pub use role::Role;
 pub use shards::{
-    parse_cluster_shards, parse_cluster_shards_with, parse_cluster_slots, shards_from_nodes,
-    PortPreference, Shard, ShardNode, ShardsParseError,
+    parse_cluster_shards, parse_cluster_shards_with, parse_cluster_slots, shards_from_nodes, PortPreference, Shard,
+    ShardNode, ShardsParseError,
 };
 pub use slot::{
-    covered_count, key_slot, merge, ranges_from_slots, tag_for_slot, tag_in_ranges, uncovered,
-    SlotRange, SlotRangeParseError, MAX_SLOT, SLOT_COUNT,
+    covered_count, key_slot, merge, ranges_from_slots, tag_for_slot, tag_in_ranges, uncovered, SlotRange,
+    SlotRangeParseError, MAX_SLOT, SLOT_COUNT,
 };

@@ -26,20 +26,12 @@ pub struct Topology {
 impl Topology {
     /// Topology from `CLUSTER NODES` alone; shards are derived with [`shards_from_nodes`].
     pub fn from_nodes(nodes: Vec<ClusterNode>, info: Option<ClusterInfo>) -> Topology {
-        Topology {
-            shards: shards_from_nodes(&nodes),
-            nodes,
-            info,
-        }
+        Topology { shards: shards_from_nodes(&nodes), nodes, info }
     }
 
     /// Topology from a shard list (`CLUSTER SHARDS` or `CLUSTER SLOTS`), without node lines.
     pub fn from_shards(shards: Vec<Shard>, info: Option<ClusterInfo>) -> Topology {
-        Topology {
-            shards,
-            nodes: Vec::new(),
-            info,
-        }
+        Topology { shards, nodes: Vec::new(), info }
     }
 
     /// The shard serving `slot`, if any.
@@ -55,11 +47,7 @@ impl Topology {
     /// Every known endpoint (primaries, replicas, node lines), sorted and deduplicated;
     /// unknown addresses such as `noaddr` nodes are left out.
     pub fn endpoints(&self) -> Vec<Endpoint> {
-        let from_shards = self
-            .shards
-            .iter()
-            .flat_map(Shard::nodes)
-            .map(|n| &n.endpoint);
+        let from_shards = self.shards.iter().flat_map(Shard::nodes).map(|n| &n.endpoint);
         let from_nodes = self.nodes.iter().map(|n| &n.endpoint);
         from_shards
             .chain(from_nodes)
@@ -86,10 +74,7 @@ impl Topology {
     }
 
     fn all_ranges(&self) -> Vec<SlotRange> {
-        self.shards
-            .iter()
-            .flat_map(|s| s.slots.iter().copied())
-            .collect()
+        self.shards.iter().flat_map(|s| s.slots.iter().copied()).collect()
     }
 }
 
@@ -242,19 +227,11 @@ impl fmt::Display for TopologyChange {
             EndpointChanged { id, from, to } => {
                 write!(f, "node {} moved from {from} to {to}", short(id))
             }
-            NodeFailFlag {
-                id,
-                endpoint,
-                failed,
-            } => write!(
+            NodeFailFlag { id, endpoint, failed } => write!(
                 f,
                 "{} {}",
                 Who(endpoint, id.as_deref()),
-                if *failed {
-                    "flagged failed"
-                } else {
-                    "no longer failed"
-                }
+                if *failed { "flagged failed" } else { "no longer failed" }
             ),
             Promoted { id, endpoint } => {
                 write!(f, "promoted {} to primary", Who(endpoint, id.as_deref()))
@@ -345,16 +322,10 @@ pub fn diff(old: &Topology, new: &Topology) -> Vec<TopologyChange> {
 
     if let (Some(a), Some(b)) = (&old.info, &new.info) {
         if a.state != b.state {
-            changes.push(TopologyChange::StateChanged {
-                from: a.state.clone(),
-                to: b.state.clone(),
-            });
+            changes.push(TopologyChange::StateChanged { from: a.state.clone(), to: b.state.clone() });
         }
         if a.current_epoch != b.current_epoch {
-            changes.push(TopologyChange::EpochChanged {
-                from: a.current_epoch,
-                to: b.current_epoch,
-            });
+            changes.push(TopologyChange::EpochChanged { from: a.current_epoch, to: b.current_epoch });
         }
     }
 
@@ -369,15 +340,9 @@ pub fn diff(old: &Topology, new: &Topology) -> Vec<TopologyChange> {
     let owned_id = |v: &NodeView<'_>| v.id.map(str::to_string);
 
     for o in &old_nodes {
-        let found = new_nodes
-            .iter()
-            .enumerate()
-            .find(|(i, n)| !new_matched[*i] && same_node(o, n));
+        let found = new_nodes.iter().enumerate().find(|(i, n)| !new_matched[*i] && same_node(o, n));
         let Some((i, n)) = found else {
-            removed.push(TopologyChange::NodeRemoved {
-                id: owned_id(o),
-                endpoint: o.endpoint.clone(),
-            });
+            removed.push(TopologyChange::NodeRemoved { id: owned_id(o), endpoint: o.endpoint.clone() });
             continue;
         };
         new_matched[i] = true;
@@ -398,14 +363,12 @@ pub fn diff(old: &Topology, new: &Topology) -> Vec<TopologyChange> {
             }
         }
         match (o.role, n.role) {
-            (Role::Replica, Role::Primary) => promoted.push(TopologyChange::Promoted {
-                id: owned_id(n),
-                endpoint: n.endpoint.clone(),
-            }),
-            (Role::Primary, Role::Replica) => demoted.push(TopologyChange::Demoted {
-                id: owned_id(n),
-                endpoint: n.endpoint.clone(),
-            }),
+            (Role::Replica, Role::Primary) => {
+                promoted.push(TopologyChange::Promoted { id: owned_id(n), endpoint: n.endpoint.clone() })
+            }
+            (Role::Primary, Role::Replica) => {
+                demoted.push(TopologyChange::Demoted { id: owned_id(n), endpoint: n.endpoint.clone() })
+            }
             _ => {}
         }
     }
@@ -413,10 +376,7 @@ pub fn diff(old: &Topology, new: &Topology) -> Vec<TopologyChange> {
         .iter()
         .zip(&new_matched)
         .filter(|(_, matched)| !**matched)
-        .map(|(n, _)| TopologyChange::NodeAdded {
-            id: owned_id(n),
-            endpoint: n.endpoint.clone(),
-        })
+        .map(|(n, _)| TopologyChange::NodeAdded { id: owned_id(n), endpoint: n.endpoint.clone() })
         .collect();
 
     for mut group in [removed, added, moved, fail_flags, promoted, demoted] {
@@ -437,28 +397,14 @@ pub fn diff(old: &Topology, new: &Topology) -> Vec<TopologyChange> {
             _ => {}
         }
     }
-    changes.extend(slots_moved.into_iter().map(|((from, to), ranges)| {
-        TopologyChange::SlotsMoved {
-            ranges,
-            from: from.clone(),
-            to: to.clone(),
-        }
+    changes.extend(slots_moved.into_iter().map(|((from, to), ranges)| TopologyChange::SlotsMoved {
+        ranges,
+        from: from.clone(),
+        to: to.clone(),
     }));
-    changes.extend(
-        lost.into_iter()
-            .map(|(from, ranges)| TopologyChange::SlotsUnassigned {
-                ranges,
-                from: from.clone(),
-            }),
-    );
-    changes.extend(
-        gained
-            .into_iter()
-            .map(|(to, ranges)| TopologyChange::SlotsAssigned {
-                ranges,
-                to: to.clone(),
-            }),
-    );
+    changes
+        .extend(lost.into_iter().map(|(from, ranges)| TopologyChange::SlotsUnassigned { ranges, from: from.clone() }));
+    changes.extend(gained.into_iter().map(|(to, ranges)| TopologyChange::SlotsAssigned { ranges, to: to.clone() }));
     changes
 }
 
@@ -523,9 +469,8 @@ mod tests {
 
     #[test]
     fn endpoints_skip_noaddr() {
-        let text = format!(
-            "{HEALTHY}464f24147ad773f35fcc1ec33158ebbcccaab7fd :0@0 master,fail,noaddr - 0 0 0 disconnected\n"
-        );
+        let text =
+            format!("{HEALTHY}464f24147ad773f35fcc1ec33158ebbcccaab7fd :0@0 master,fail,noaddr - 0 0 0 disconnected\n");
         let t = Topology::from_nodes(parse_cluster_nodes(&text).unwrap(), None);
         assert_eq!(t.endpoints().len(), 6);
     }
@@ -549,20 +494,9 @@ mod tests {
             changes,
             vec![
                 TopologyChange::EpochChanged { from: 6, to: 7 },
-                TopologyChange::NodeFailFlag {
-                    id: Some(ID_A.into()),
-                    endpoint: ep(7000),
-                    failed: true
-                },
-                TopologyChange::Promoted {
-                    id: Some(ID_A1.into()),
-                    endpoint: ep(7003)
-                },
-                TopologyChange::SlotsMoved {
-                    ranges: vec![SlotRange::new(0, 5460)],
-                    from: ep(7000),
-                    to: ep(7003)
-                },
+                TopologyChange::NodeFailFlag { id: Some(ID_A.into()), endpoint: ep(7000), failed: true },
+                TopologyChange::Promoted { id: Some(ID_A1.into()), endpoint: ep(7003) },
+                TopologyChange::SlotsMoved { ranges: vec![SlotRange::new(0, 5460)], from: ep(7000), to: ep(7003) },
             ]
         );
         let lines: Vec<String> = changes.iter().map(ToString::to_string).collect();
@@ -588,21 +522,11 @@ mod tests {
         assert_eq!(
             changes,
             vec![
-                TopologyChange::NodeFailFlag {
-                    id: Some(ID_A.into()),
-                    endpoint: ep(7000),
-                    failed: false
-                },
-                TopologyChange::Demoted {
-                    id: Some(ID_A.into()),
-                    endpoint: ep(7000)
-                },
+                TopologyChange::NodeFailFlag { id: Some(ID_A.into()), endpoint: ep(7000), failed: false },
+                TopologyChange::Demoted { id: Some(ID_A.into()), endpoint: ep(7000) },
             ]
         );
-        assert_eq!(
-            changes[1].to_string(),
-            "demoted 127.0.0.1:7000 (905eb478) to replica"
-        );
+        assert_eq!(changes[1].to_string(), "demoted 127.0.0.1:7000 (905eb478) to replica");
     }
 
     #[test]
@@ -620,38 +544,19 @@ mod tests {
                 1,
             );
         let new = topo(&replaced, "ok", 8);
-        assert_eq!(
-            new.primary_for_slot(100).unwrap().id.as_deref(),
-            Some(ID_NEW)
-        );
+        assert_eq!(new.primary_for_slot(100).unwrap().id.as_deref(), Some(ID_NEW));
         let changes = diff(&topo(HEALTHY, "ok", 6), &new);
         assert_eq!(
             changes,
             vec![
                 TopologyChange::EpochChanged { from: 6, to: 8 },
-                TopologyChange::NodeRemoved {
-                    id: Some(ID_A.into()),
-                    endpoint: ep(7000)
-                },
-                TopologyChange::NodeAdded {
-                    id: Some(ID_NEW.into()),
-                    endpoint: ep(7010)
-                },
-                TopologyChange::SlotsMoved {
-                    ranges: vec![SlotRange::new(0, 5460)],
-                    from: ep(7000),
-                    to: ep(7010)
-                },
+                TopologyChange::NodeRemoved { id: Some(ID_A.into()), endpoint: ep(7000) },
+                TopologyChange::NodeAdded { id: Some(ID_NEW.into()), endpoint: ep(7010) },
+                TopologyChange::SlotsMoved { ranges: vec![SlotRange::new(0, 5460)], from: ep(7000), to: ep(7010) },
             ]
         );
-        assert_eq!(
-            changes[1].to_string(),
-            "node 127.0.0.1:7000 (905eb478) removed"
-        );
-        assert_eq!(
-            changes[2].to_string(),
-            "node 127.0.0.1:7010 (f375c084) added"
-        );
+        assert_eq!(changes[1].to_string(), "node 127.0.0.1:7000 (905eb478) removed");
+        assert_eq!(changes[2].to_string(), "node 127.0.0.1:7010 (f375c084) added");
     }
 
     #[test]
@@ -673,10 +578,7 @@ mod tests {
                 },
             ]
         );
-        assert_eq!(
-            changes[0].to_string(),
-            "node e9c462ee moved from 127.0.0.1:7002 to 10.0.0.12:7002"
-        );
+        assert_eq!(changes[0].to_string(), "node e9c462ee moved from 127.0.0.1:7002 to 10.0.0.12:7002");
     }
 
     #[test]
@@ -689,29 +591,14 @@ mod tests {
         assert_eq!(
             changes,
             vec![
-                TopologyChange::StateChanged {
-                    from: "ok".into(),
-                    to: "fail".into()
-                },
-                TopologyChange::SlotsUnassigned {
-                    ranges: vec![SlotRange::new(5461, 10922)],
-                    from: ep(7001)
-                },
+                TopologyChange::StateChanged { from: "ok".into(), to: "fail".into() },
+                TopologyChange::SlotsUnassigned { ranges: vec![SlotRange::new(5461, 10922)], from: ep(7001) },
             ]
         );
         assert_eq!(changes[0].to_string(), "cluster state ok -> fail");
-        assert_eq!(
-            changes[1].to_string(),
-            "5462 slots (5461-10922) no longer served (was 127.0.0.1:7001)"
-        );
+        assert_eq!(changes[1].to_string(), "5462 slots (5461-10922) no longer served (was 127.0.0.1:7001)");
         let back = diff(&new, &old);
-        assert_eq!(
-            back[1],
-            TopologyChange::SlotsAssigned {
-                ranges: vec![SlotRange::new(5461, 10922)],
-                to: ep(7001)
-            }
-        );
+        assert_eq!(back[1], TopologyChange::SlotsAssigned { ranges: vec![SlotRange::new(5461, 10922)], to: ep(7001) });
     }
 
     #[test]
@@ -734,15 +621,8 @@ mod tests {
         assert_eq!(
             changes,
             vec![
-                TopologyChange::Promoted {
-                    id: None,
-                    endpoint: ep(7003)
-                },
-                TopologyChange::SlotsMoved {
-                    ranges: vec![SlotRange::new(0, 5460)],
-                    from: ep(7000),
-                    to: ep(7003)
-                },
+                TopologyChange::Promoted { id: None, endpoint: ep(7003) },
+                TopologyChange::SlotsMoved { ranges: vec![SlotRange::new(0, 5460)], from: ep(7000), to: ep(7003) },
             ]
         );
         assert_eq!(changes[0].to_string(), "promoted 127.0.0.1:7003 to primary");
@@ -750,10 +630,7 @@ mod tests {
 
     #[test]
     fn changes_serialise_with_kind_tag() {
-        let promoted = TopologyChange::Promoted {
-            id: Some(ID_A1.into()),
-            endpoint: ep(7003),
-        };
+        let promoted = TopologyChange::Promoted { id: Some(ID_A1.into()), endpoint: ep(7003) };
         assert_eq!(
             serde_json::to_value(&promoted).unwrap(),
             serde_json::json!({
@@ -772,30 +649,14 @@ mod tests {
             json,
             r#"{"kind":"slots_moved","ranges":[{"start":0,"end":10},{"start":12,"end":12}],"from":{"host":"127.0.0.1","port":7000},"to":{"host":"127.0.0.1","port":7003}}"#
         );
-        assert_eq!(
-            serde_json::from_str::<TopologyChange>(&json).unwrap(),
-            moved
-        );
+        assert_eq!(serde_json::from_str::<TopologyChange>(&json).unwrap(), moved);
         assert_eq!(moved.kind(), "slots_moved");
-        assert_eq!(
-            moved.to_string(),
-            "12 slots (0-10,12-12) moved from 127.0.0.1:7000 to 127.0.0.1:7003"
-        );
-        let flag = TopologyChange::NodeFailFlag {
-            id: None,
-            endpoint: ep(7001),
-            failed: true,
-        };
-        assert_eq!(
-            serde_json::to_value(&flag).unwrap()["kind"],
-            "node_fail_flag"
-        );
+        assert_eq!(moved.to_string(), "12 slots (0-10,12-12) moved from 127.0.0.1:7000 to 127.0.0.1:7003");
+        let flag = TopologyChange::NodeFailFlag { id: None, endpoint: ep(7001), failed: true };
+        assert_eq!(serde_json::to_value(&flag).unwrap()["kind"], "node_fail_flag");
         assert_eq!(flag.kind(), "node_fail_flag");
         let epoch = TopologyChange::EpochChanged { from: 1, to: 2 };
-        assert_eq!(
-            serde_json::to_string(&epoch).unwrap(),
-            r#"{"kind":"epoch_changed","from":1,"to":2}"#
-        );
+        assert_eq!(serde_json::to_string(&epoch).unwrap(), r#"{"kind":"epoch_changed","from":1,"to":2}"#);
     }
 
     #[test]

@@ -91,27 +91,15 @@ pub enum NodesParseError {
 
 /// Parses a whole `CLUSTER NODES` reply; blank lines are skipped and CRLF is accepted.
 pub fn parse_cluster_nodes(text: &str) -> Result<Vec<ClusterNode>, NodesParseError> {
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| parse_line(i + 1, l))
-        .collect()
+    text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(|(i, l)| parse_line(i + 1, l)).collect()
 }
 
 fn parse_line(line: usize, text: &str) -> Result<ClusterNode, NodesParseError> {
     let mut fields = text.split_whitespace();
-    let mut next = |field: &'static str| {
-        fields
-            .next()
-            .ok_or(NodesParseError::MissingField { line, field })
-    };
-    let invalid = |field: &'static str, value: &str| NodesParseError::InvalidField {
-        line,
-        field,
-        value: value.to_string(),
-    };
-    let number =
-        |field: &'static str, value: &str| value.parse::<u64>().map_err(|_| invalid(field, value));
+    let mut next = |field: &'static str| fields.next().ok_or(NodesParseError::MissingField { line, field });
+    let invalid =
+        |field: &'static str, value: &str| NodesParseError::InvalidField { line, field, value: value.to_string() };
+    let number = |field: &'static str, value: &str| value.parse::<u64>().map_err(|_| invalid(field, value));
 
     let id = next("id")?.to_string();
     let address = next("address")?;
@@ -127,24 +115,16 @@ fn parse_line(line: usize, text: &str) -> Result<ClusterNode, NodesParseError> {
     // `,aux=value` fields after it; neither belongs to the endpoint.
     let mut parts = address.split(',');
     let hostport_bus = parts.next().unwrap_or_default();
-    let hostname = parts
-        .next()
-        .filter(|h| !h.is_empty() && !h.contains('='))
-        .map(str::to_string);
+    let hostname = parts.next().filter(|h| !h.is_empty() && !h.contains('=')).map(str::to_string);
     let (hostport, bus) = match hostport_bus.split_once('@') {
         Some((hp, bus)) => (hp, Some(bus)),
         None => (hostport_bus, None),
     };
     let endpoint: Endpoint = hostport.parse().map_err(|_| invalid("address", address))?;
-    let bus_port = bus
-        .map(|b| b.parse::<u16>().map_err(|_| invalid("address", address)))
-        .transpose()?;
+    let bus_port = bus.map(|b| b.parse::<u16>().map_err(|_| invalid("address", address))).transpose()?;
 
-    let flags: Vec<String> = flags_text
-        .split(',')
-        .filter(|f| !f.is_empty() && *f != "noflags")
-        .map(str::to_string)
-        .collect();
+    let flags: Vec<String> =
+        flags_text.split(',').filter(|f| !f.is_empty() && *f != "noflags").map(str::to_string).collect();
     let role = if flags.iter().any(|f| f == "master") {
         Role::Primary
     } else if flags.iter().any(|f| f == "slave") {
@@ -293,10 +273,7 @@ ab72b247816ba07eb33bbfc995cfce10d935c7be 10.0.0.2:6379@16379,redis-1.redis.svc m
         assert_eq!(me.hostname.as_deref(), Some("redis-1.redis.svc"));
         assert_eq!(me.endpoint, Endpoint::new("10.0.0.2", 6379));
         assert_eq!(me.bus_port, Some(16379));
-        assert_eq!(
-            me.slots,
-            vec![SlotRange::new(5461, 10921), SlotRange::single(10922)]
-        );
+        assert_eq!(me.slots, vec![SlotRange::new(5461, 10921), SlotRange::single(10922)]);
 
         let aux = &nodes[3];
         assert_eq!(aux.hostname, None, "empty hostname before aux fields");
@@ -306,7 +283,8 @@ ab72b247816ba07eb33bbfc995cfce10d935c7be 10.0.0.2:6379@16379,redis-1.redis.svc m
 
     #[test]
     fn parses_old_format_and_ipv6() {
-        let text = "905eb478a604058b5b22d6b3be7ae1276f14f0a3 2001:db8::7:7000 myself,master - 0 0 1 connected 0-16383\n\
+        let text =
+            "905eb478a604058b5b22d6b3be7ae1276f14f0a3 2001:db8::7:7000 myself,master - 0 0 1 connected 0-16383\n\
                     ab72b247816ba07eb33bbfc995cfce10d935c7be 2001:db8::8:7001@17001 noflags - 0 0 0 connected";
         let nodes = parse_cluster_nodes(text).unwrap();
         assert_eq!(nodes[0].endpoint, Endpoint::new("2001:db8::7", 7000));
@@ -319,52 +297,26 @@ ab72b247816ba07eb33bbfc995cfce10d935c7be 10.0.0.2:6379@16379,redis-1.redis.svc m
 
     #[test]
     fn reports_line_and_field_on_error() {
-        let text = format!(
-            "{}\nab72b247 127.0.0.1:7001@17001 master - 0 x 2 connected",
-            HEALTHY.lines().next().unwrap()
-        );
+        let text =
+            format!("{}\nab72b247 127.0.0.1:7001@17001 master - 0 x 2 connected", HEALTHY.lines().next().unwrap());
         assert_eq!(
             parse_cluster_nodes(&text),
-            Err(NodesParseError::InvalidField {
-                line: 2,
-                field: "pong_recv",
-                value: "x".into()
-            })
+            Err(NodesParseError::InvalidField { line: 2, field: "pong_recv", value: "x".into() })
         );
         assert_eq!(
             parse_cluster_nodes("\n\nab72b247 127.0.0.1:7001@17001 master - 0"),
-            Err(NodesParseError::MissingField {
-                line: 3,
-                field: "pong_recv"
-            })
+            Err(NodesParseError::MissingField { line: 3, field: "pong_recv" })
         );
-        let err = parse_cluster_nodes("id 127.0.0.1:7001@17001 master - 0 0 1 connected 0-99999")
-            .unwrap_err();
-        assert_eq!(
-            err,
-            NodesParseError::InvalidField {
-                line: 1,
-                field: "slot",
-                value: "0-99999".into()
-            }
-        );
-        assert_eq!(
-            err.to_string(),
-            "CLUSTER NODES line 1: invalid `slot` value \"0-99999\""
-        );
+        let err = parse_cluster_nodes("id 127.0.0.1:7001@17001 master - 0 0 1 connected 0-99999").unwrap_err();
+        assert_eq!(err, NodesParseError::InvalidField { line: 1, field: "slot", value: "0-99999".into() });
+        assert_eq!(err.to_string(), "CLUSTER NODES line 1: invalid `slot` value \"0-99999\"");
         assert!(matches!(
             parse_cluster_nodes("id nohost master - 0 0 1 connected"),
-            Err(NodesParseError::InvalidField {
-                field: "address",
-                ..
-            })
+            Err(NodesParseError::InvalidField { field: "address", .. })
         ));
         assert!(matches!(
             parse_cluster_nodes("id 1.2.3.4:5@6 master - 0 0 1 linked"),
-            Err(NodesParseError::InvalidField {
-                field: "link_state",
-                ..
-            })
+            Err(NodesParseError::InvalidField { field: "link_state", .. })
         ));
     }
 

@@ -52,14 +52,8 @@ mod tests {
 
     #[test]
     fn serialises_snake_case() {
-        assert_eq!(
-            serde_json::to_string(&Role::Primary).unwrap(),
-            "\"primary\""
-        );
-        assert_eq!(
-            serde_json::from_str::<Role>("\"replica\"").unwrap(),
-            Role::Replica
-        );
+        assert_eq!(serde_json::to_string(&Role::Primary).unwrap(), "\"primary\"");
+        assert_eq!(serde_json::from_str::<Role>("\"replica\"").unwrap(), Role::Replica);
         assert_eq!(Role::Unknown.to_string(), "unknown");
     }
 }

@@ -98,46 +98,28 @@ pub enum ShardsParseError {
 const SHARDS: &str = "CLUSTER SHARDS";
 const SLOTS: &str = "CLUSTER SLOTS";
 
-fn shape(
-    command: &'static str,
-    path: impl Into<String>,
-    expected: &'static str,
-) -> ShardsParseError {
-    ShardsParseError::Shape {
-        command,
-        path: path.into(),
-        expected,
-    }
+fn shape(command: &'static str, path: impl Into<String>, expected: &'static str) -> ShardsParseError {
+    ShardsParseError::Shape { command, path: path.into(), expected }
 }
 
 /// Key/value view of a RESP3 map or of a RESP2 flat `[k1, v1, k2, v2, ...]` array.
 fn pairs(value: &Value) -> Option<Vec<(String, &Value)>> {
     match value {
-        Value::Map(map) => Some(
-            map.iter()
-                .filter_map(|(k, v)| k.as_str().map(|k| (k.to_string(), v)))
-                .collect(),
-        ),
-        Value::Array(items) if items.len() % 2 == 0 => items
-            .chunks(2)
-            .map(|kv| text(&kv[0]).map(|k| (k, &kv[1])))
-            .collect(),
+        Value::Map(map) => Some(map.iter().filter_map(|(k, v)| k.as_str().map(|k| (k.to_string(), v))).collect()),
+        Value::Array(items) if items.len() % 2 == 0 => {
+            items.chunks(2).map(|kv| text(&kv[0]).map(|k| (k, &kv[1]))).collect()
+        }
         _ => None,
     }
 }
 
 fn get<'a>(pairs: &[(String, &'a Value)], key: &str) -> Option<&'a Value> {
-    pairs
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(key))
-        .map(|(_, v)| *v)
+    pairs.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| *v)
 }
 
 fn text(value: &Value) -> Option<String> {
     match value {
-        Value::String(_) | Value::Bytes(_) | Value::Integer(_) => {
-            value.as_str().map(|s| s.into_owned())
-        }
+        Value::String(_) | Value::Bytes(_) | Value::Integer(_) => value.as_str().map(|s| s.into_owned()),
         _ => None,
     }
 }
@@ -150,11 +132,7 @@ fn number(value: &Value) -> Option<u64> {
     }
 }
 
-fn slot_number(
-    command: &'static str,
-    value: &Value,
-    path: String,
-) -> Result<u16, ShardsParseError> {
+fn slot_number(command: &'static str, value: &Value, path: String) -> Result<u16, ShardsParseError> {
     number(value)
         .filter(|n| *n <= u64::from(MAX_SLOT))
         .map(|n| n as u16)
@@ -172,9 +150,7 @@ fn usable_host(host: Option<String>) -> Option<String> {
 fn sort_shards(shards: &mut [Shard]) {
     shards.sort_by(|a, b| {
         let first = |s: &Shard| s.slots.first().map_or(u32::MAX, |r| u32::from(r.start));
-        first(a)
-            .cmp(&first(b))
-            .then_with(|| a.primary.endpoint.cmp(&b.primary.endpoint))
+        first(a).cmp(&first(b)).then_with(|| a.primary.endpoint.cmp(&b.primary.endpoint))
     });
 }
 
@@ -196,10 +172,7 @@ pub fn parse_cluster_shards(value: &Value) -> Result<Vec<Shard>, ShardsParseErro
 /// Parses a `CLUSTER SHARDS` reply (RESP3 maps or RESP2 flat arrays) into shards
 /// sorted by first slot. The host is `endpoint`, or `ip` when the endpoint is empty
 /// or `?`. Shards without nodes are dropped.
-pub fn parse_cluster_shards_with(
-    value: &Value,
-    ports: PortPreference,
-) -> Result<Vec<Shard>, ShardsParseError> {
+pub fn parse_cluster_shards_with(value: &Value, ports: PortPreference) -> Result<Vec<Shard>, ShardsParseError> {
     let items = match value {
         Value::Array(items) => items,
         Value::Null => return Ok(Vec::new()),
@@ -215,26 +188,15 @@ pub fn parse_cluster_shards_with(
             Some(Value::Array(bounds)) if bounds.len() % 2 == 0 => {
                 for (j, pair) in bounds.chunks(2).enumerate() {
                     let start = slot_number(SHARDS, &pair[0], format!("{path}.slots[{}]", 2 * j))?;
-                    let end =
-                        slot_number(SHARDS, &pair[1], format!("{path}.slots[{}]", 2 * j + 1))?;
+                    let end = slot_number(SHARDS, &pair[1], format!("{path}.slots[{}]", 2 * j + 1))?;
                     if start > end {
-                        return Err(shape(
-                            SHARDS,
-                            format!("{path}.slots[{}]", 2 * j),
-                            "start <= end",
-                        ));
+                        return Err(shape(SHARDS, format!("{path}.slots[{}]", 2 * j), "start <= end"));
                     }
                     slots.push(SlotRange::new(start, end));
                 }
             }
             Some(Value::Null) | None => {}
-            Some(_) => {
-                return Err(shape(
-                    SHARDS,
-                    format!("{path}.slots"),
-                    "array of start/end pairs",
-                ))
-            }
+            Some(_) => return Err(shape(SHARDS, format!("{path}.slots"), "array of start/end pairs")),
         }
 
         let node_values = match get(&fields, "nodes") {
@@ -251,21 +213,13 @@ pub fn parse_cluster_shards_with(
             continue;
         }
         let (primary, replicas) = choose_primary(nodes);
-        shards.push(Shard {
-            slots: merge(&slots),
-            primary,
-            replicas,
-        });
+        shards.push(Shard { slots: merge(&slots), primary, replicas });
     }
     sort_shards(&mut shards);
     Ok(shards)
 }
 
-fn parse_shards_node(
-    value: &Value,
-    path: &str,
-    ports: PortPreference,
-) -> Result<ShardNode, ShardsParseError> {
+fn parse_shards_node(value: &Value, path: &str, ports: PortPreference) -> Result<ShardNode, ShardsParseError> {
     let fields = pairs(value).ok_or_else(|| shape(SHARDS, path, "map"))?;
     let field_text = |k: &str| get(&fields, k).and_then(text);
     let hostname = field_text("hostname").filter(|h| !h.is_empty());
@@ -318,30 +272,20 @@ pub fn parse_cluster_slots(value: &Value) -> Result<Vec<Shard>, ShardsParseError
             .map(|(j, v)| parse_slots_node(v, format!("{path}[{}]", j + 3), Role::Replica))
             .collect::<Result<Vec<_>, _>>()?;
 
-        let existing = shards
-            .iter_mut()
-            .find(|s| match (&s.primary.id, &primary.id) {
-                (Some(a), Some(b)) => a == b,
-                _ => s.primary.endpoint == primary.endpoint,
-            });
+        let existing = shards.iter_mut().find(|s| match (&s.primary.id, &primary.id) {
+            (Some(a), Some(b)) => a == b,
+            _ => s.primary.endpoint == primary.endpoint,
+        });
         match existing {
             Some(shard) => {
                 shard.slots.push(SlotRange::new(start, end));
                 for r in replicas {
-                    if !shard
-                        .replicas
-                        .iter()
-                        .any(|known| known.endpoint == r.endpoint)
-                    {
+                    if !shard.replicas.iter().any(|known| known.endpoint == r.endpoint) {
                         shard.replicas.push(r);
                     }
                 }
             }
-            None => shards.push(Shard {
-                slots: vec![SlotRange::new(start, end)],
-                primary,
-                replicas,
-            }),
+            None => shards.push(Shard { slots: vec![SlotRange::new(start, end)], primary, replicas }),
         }
     }
     for shard in &mut shards {
@@ -351,35 +295,21 @@ pub fn parse_cluster_slots(value: &Value) -> Result<Vec<Shard>, ShardsParseError
     Ok(shards)
 }
 
-fn parse_slots_node(
-    value: &Value,
-    path: String,
-    role: Role,
-) -> Result<ShardNode, ShardsParseError> {
+fn parse_slots_node(value: &Value, path: String, role: Role) -> Result<ShardNode, ShardsParseError> {
     let parts = match value {
         Value::Array(parts) if parts.len() >= 2 => parts,
         _ => return Err(shape(SLOTS, path, "[host, port, id?, metadata?]")),
     };
-    let port = port_number(parts.get(1))
-        .ok_or_else(|| shape(SLOTS, format!("{path}[1]"), "port number"))?;
+    let port = port_number(parts.get(1)).ok_or_else(|| shape(SLOTS, format!("{path}[1]"), "port number"))?;
     let id = parts.get(2).and_then(text).filter(|id| !id.is_empty());
     let meta = parts.get(3).and_then(pairs).unwrap_or_default();
-    let hostname = get(&meta, "hostname")
-        .and_then(text)
-        .filter(|h| !h.is_empty());
+    let hostname = get(&meta, "hostname").and_then(text).filter(|h| !h.is_empty());
     // With an unknown preferred endpoint Redis sends NULL or `?` and puts the IP in the metadata.
     let host = usable_host(text(&parts[0]))
         .or_else(|| usable_host(get(&meta, "ip").and_then(text)))
         .or_else(|| hostname.clone())
         .unwrap_or_else(|| "?".to_string());
-    Ok(ShardNode {
-        id,
-        endpoint: Endpoint::new(host, port),
-        hostname,
-        role,
-        health: None,
-        replication_offset: None,
-    })
+    Ok(ShardNode { id, endpoint: Endpoint::new(host, port), hostname, role, health: None, replication_offset: None })
 }
 
 impl From<&ClusterNode> for ShardNode {
@@ -406,17 +336,11 @@ pub fn shards_from_nodes(nodes: &[ClusterNode]) -> Vec<Shard> {
         .map(|p| {
             let mut replicas: Vec<ShardNode> = nodes
                 .iter()
-                .filter(|r| {
-                    r.role == Role::Replica && r.primary_id.as_deref() == Some(p.id.as_str())
-                })
+                .filter(|r| r.role == Role::Replica && r.primary_id.as_deref() == Some(p.id.as_str()))
                 .map(ShardNode::from)
                 .collect();
             replicas.sort_by(|a, b| a.endpoint.cmp(&b.endpoint));
-            Shard {
-                slots: merge(&p.slots),
-                primary: ShardNode::from(p),
-                replicas,
-            }
+            Shard { slots: merge(&p.slots), primary: ShardNode::from(p), replicas }
         })
         .collect();
     sort_shards(&mut shards);
@@ -427,9 +351,7 @@ pub fn shards_from_nodes(nodes: &[ClusterNode]) -> Vec<Shard> {
 mod tests {
     use super::*;
     use crate::topology::nodes::parse_cluster_nodes;
-    use crate::topology::nodes::tests::{
-        AFTER_FAILOVER, HEALTHY, ID_A, ID_A1, ID_B, ID_B1, ID_C, ID_C1,
-    };
+    use crate::topology::nodes::tests::{AFTER_FAILOVER, HEALTHY, ID_A, ID_A1, ID_B, ID_B1, ID_C, ID_C1};
     use fred::types::{Key, Map};
 
     fn s(x: &str) -> Value {
@@ -585,18 +507,9 @@ mod tests {
             ])])
         };
         let plain = parse_cluster_shards(&reply("redis-0.redis.svc")).unwrap();
-        assert_eq!(
-            plain[0].primary.endpoint,
-            Endpoint::new("redis-0.redis.svc", 6379)
-        );
-        assert_eq!(
-            plain[0].primary.hostname.as_deref(),
-            Some("redis-0.redis.svc")
-        );
-        assert_eq!(
-            plain[0].slots,
-            vec![SlotRange::new(0, 100), SlotRange::new(200, 16383)]
-        );
+        assert_eq!(plain[0].primary.endpoint, Endpoint::new("redis-0.redis.svc", 6379));
+        assert_eq!(plain[0].primary.hostname.as_deref(), Some("redis-0.redis.svc"));
+        assert_eq!(plain[0].slots, vec![SlotRange::new(0, 100), SlotRange::new(200, 16383)]);
         let tls = parse_cluster_shards_with(&reply("?"), PortPreference::Tls).unwrap();
         assert_eq!(tls[0].primary.endpoint, Endpoint::new("10.0.0.1", 6380));
 
@@ -630,21 +543,12 @@ mod tests {
                 expected: "array of shards"
             })
         );
-        let bad_slot = arr(vec![flat(vec![
-            ("slots", arr(vec![n(0), n(16384)])),
-            ("nodes", arr(vec![])),
-        ])]);
+        let bad_slot = arr(vec![flat(vec![("slots", arr(vec![n(0), n(16384)])), ("nodes", arr(vec![]))])]);
         let err = parse_cluster_shards(&bad_slot).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "CLUSTER SHARDS: expected slot number 0-16383 at shard[0].slots[1]"
-        );
+        assert_eq!(err.to_string(), "CLUSTER SHARDS: expected slot number 0-16383 at shard[0].slots[1]");
         let no_port = arr(vec![flat(vec![
             ("slots", arr(vec![])),
-            (
-                "nodes",
-                arr(vec![flat(vec![("id", s(ID_A)), ("ip", s("1.2.3.4"))])]),
-            ),
+            ("nodes", arr(vec![flat(vec![("id", s(ID_A)), ("ip", s("1.2.3.4"))])])),
         ])]);
         assert!(matches!(
             parse_cluster_shards(&no_port),
@@ -670,18 +574,8 @@ mod tests {
             arr(vec![
                 n(10923),
                 n(16383),
-                slots_node(
-                    s("127.0.0.1"),
-                    7002,
-                    ID_C,
-                    flat(vec![("hostname", s("host-c"))]),
-                ),
-                slots_node(
-                    s("127.0.0.1"),
-                    7005,
-                    ID_C1,
-                    map(vec![("hostname", s("host-c1"))]),
-                ),
+                slots_node(s("127.0.0.1"), 7002, ID_C, flat(vec![("hostname", s("host-c"))])),
+                slots_node(s("127.0.0.1"), 7005, ID_C1, map(vec![("hostname", s("host-c1"))])),
             ]),
             arr(vec![
                 n(5001),
@@ -689,11 +583,7 @@ mod tests {
                 slots_node(s("127.0.0.1"), 7000, ID_A, arr(vec![])),
                 slots_node(s("127.0.0.1"), 7003, ID_A1, arr(vec![])),
             ]),
-            arr(vec![
-                n(5461),
-                n(10922),
-                slots_node(s("127.0.0.1"), 7001, ID_B, arr(vec![])),
-            ]),
+            arr(vec![n(5461), n(10922), slots_node(s("127.0.0.1"), 7001, ID_B, arr(vec![]))]),
         ]);
         let shards = parse_cluster_slots(&reply).unwrap();
         assert_eq!(shards.len(), 3);
@@ -718,19 +608,12 @@ mod tests {
         ])]);
         let shards = parse_cluster_slots(&reply).unwrap();
         assert_eq!(shards[0].primary.endpoint, Endpoint::new("10.1.2.3", 6379));
-        let old = arr(vec![arr(vec![
-            n(0),
-            n(16383),
-            arr(vec![s("10.0.0.1"), n(6379)]),
-        ])]);
+        let old = arr(vec![arr(vec![n(0), n(16383), arr(vec![s("10.0.0.1"), n(6379)])])]);
         let shards = parse_cluster_slots(&old).unwrap();
         assert_eq!(shards[0].primary.id, None);
         assert!(matches!(
             parse_cluster_slots(&arr(vec![arr(vec![n(5), n(1), arr(vec![s("h"), n(1)])])])),
-            Err(ShardsParseError::Shape {
-                command: "CLUSTER SLOTS",
-                ..
-            })
+            Err(ShardsParseError::Shape { command: "CLUSTER SLOTS", .. })
         ));
     }
 

@@ -38,10 +38,7 @@ impl SlotRange {
 
     /// Range holding exactly one slot.
     pub fn single(slot: u16) -> SlotRange {
-        SlotRange {
-            start: slot,
-            end: slot,
-        }
+        SlotRange { start: slot, end: slot }
     }
 
     /// Number of slots in the range (0 if `end < start`).
@@ -93,10 +90,7 @@ impl FromStr for SlotRange {
     fn from_str(s: &str) -> Result<SlotRange, SlotRangeParseError> {
         let bad = || SlotRangeParseError::NotANumber(s.to_string());
         let (start, end) = match s.split_once('-') {
-            Some((a, b)) => (
-                a.parse::<u16>().map_err(|_| bad())?,
-                b.parse::<u16>().map_err(|_| bad())?,
-            ),
+            Some((a, b)) => (a.parse::<u16>().map_err(|_| bad())?, b.parse::<u16>().map_err(|_| bad())?),
             None => {
                 let n = s.parse::<u16>().map_err(|_| bad())?;
                 (n, n)
@@ -187,10 +181,7 @@ fn build_tag_table() -> Vec<String> {
         }
         len += 1;
     }
-    table
-        .into_iter()
-        .map(|t| t.expect("every slot filled"))
-        .collect()
+    table.into_iter().map(|t| t.expect("every slot filled")).collect()
 }
 
 /// A short alphanumeric hash tag whose slot is `slot`: a key containing `{tag}` lands
@@ -203,10 +194,7 @@ pub fn tag_for_slot(slot: u16) -> String {
 
 /// Hash tag for the first slot of the first non-empty range, or `None` if there is none.
 pub fn tag_in_ranges(ranges: &[SlotRange]) -> Option<String> {
-    ranges
-        .iter()
-        .find(|r| !r.is_empty())
-        .map(|r| tag_for_slot(r.start))
+    ranges.iter().find(|r| !r.is_empty()).map(|r| tag_for_slot(r.start))
 }
 
 #[cfg(test)]
@@ -219,11 +207,7 @@ mod tests {
         for &b in data {
             crc ^= u16::from(b) << 8;
             for _ in 0..8 {
-                crc = if crc & 0x8000 != 0 {
-                    (crc << 1) ^ 0x1021
-                } else {
-                    crc << 1
-                };
+                crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
             }
         }
         crc
@@ -259,11 +243,7 @@ mod tests {
     fn key_slot_agrees_with_reference_crc() {
         for i in 0..2000u32 {
             let key = format!("probe:{i}:k");
-            assert_eq!(
-                key_slot(key.as_bytes()),
-                crc16_xmodem(key.as_bytes()) % 16384,
-                "{key}"
-            );
+            assert_eq!(key_slot(key.as_bytes()), crc16_xmodem(key.as_bytes()) % 16384, "{key}");
         }
     }
 
@@ -275,28 +255,13 @@ mod tests {
         assert!(r.contains(5460) && !r.contains(5461));
         assert_eq!(r.to_string(), "0-5460");
         assert_eq!(SlotRange::single(7).to_string(), "7-7");
-        assert_eq!(
-            "5461-10922".parse::<SlotRange>(),
-            Ok(SlotRange::new(5461, 10922))
-        );
+        assert_eq!("5461-10922".parse::<SlotRange>(), Ok(SlotRange::new(5461, 10922)));
         assert_eq!("42".parse::<SlotRange>(), Ok(SlotRange::single(42)));
-        assert!(matches!(
-            "10-5".parse::<SlotRange>(),
-            Err(SlotRangeParseError::OutOfRange(_))
-        ));
-        assert!(matches!(
-            "0-16384".parse::<SlotRange>(),
-            Err(SlotRangeParseError::OutOfRange(_))
-        ));
-        assert!(matches!(
-            "a-b".parse::<SlotRange>(),
-            Err(SlotRangeParseError::NotANumber(_))
-        ));
+        assert!(matches!("10-5".parse::<SlotRange>(), Err(SlotRangeParseError::OutOfRange(_))));
+        assert!(matches!("0-16384".parse::<SlotRange>(), Err(SlotRangeParseError::OutOfRange(_))));
+        assert!(matches!("a-b".parse::<SlotRange>(), Err(SlotRangeParseError::NotANumber(_))));
         assert_eq!(SlotRange::new(5, 4).len(), 0);
-        assert_eq!(
-            serde_json::to_string(&r).unwrap(),
-            r#"{"start":0,"end":5460}"#
-        );
+        assert_eq!(serde_json::to_string(&r).unwrap(), r#"{"start":0,"end":5460}"#);
     }
 
     #[test]
@@ -309,35 +274,20 @@ mod tests {
             SlotRange::new(500, 500),
             SlotRange::new(9, 4),
         ]);
-        assert_eq!(
-            merged,
-            vec![
-                SlotRange::new(0, 20),
-                SlotRange::new(100, 300),
-                SlotRange::new(500, 500)
-            ]
-        );
+        assert_eq!(merged, vec![SlotRange::new(0, 20), SlotRange::new(100, 300), SlotRange::new(500, 500)]);
         assert!(merge(&[]).is_empty());
     }
 
     #[test]
     fn uncovered_reports_gaps() {
         assert_eq!(uncovered(&[]), vec![SlotRange::new(0, 16383)]);
-        let full = [
-            SlotRange::new(0, 5460),
-            SlotRange::new(5461, 10922),
-            SlotRange::new(10923, 16383),
-        ];
+        let full = [SlotRange::new(0, 5460), SlotRange::new(5461, 10922), SlotRange::new(10923, 16383)];
         assert!(uncovered(&full).is_empty());
         assert_eq!(covered_count(&full), 16384);
         let partial = [SlotRange::new(1, 5460), SlotRange::new(10923, 16382)];
         assert_eq!(
             uncovered(&partial),
-            vec![
-                SlotRange::new(0, 0),
-                SlotRange::new(5461, 10922),
-                SlotRange::new(16383, 16383)
-            ]
+            vec![SlotRange::new(0, 0), SlotRange::new(5461, 10922), SlotRange::new(16383, 16383)]
         );
         assert_eq!(covered_count(&partial), 5460 + 5460);
     }
@@ -346,11 +296,7 @@ mod tests {
     fn ranges_from_scattered_slots() {
         assert_eq!(
             ranges_from_slots([5, 3, 4, 4, 10, 16383]),
-            vec![
-                SlotRange::new(3, 5),
-                SlotRange::new(10, 10),
-                SlotRange::new(16383, 16383)
-            ]
+            vec![SlotRange::new(3, 5), SlotRange::new(10, 10), SlotRange::new(16383, 16383)]
         );
     }
 

@@ -38,19 +38,12 @@ pub fn heavy_lock() -> HeavyGuard {
         .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
     let flock = Flock::lock(file, FlockArg::LockExclusive)
         .unwrap_or_else(|(_, e)| panic!("cannot lock {}: {e}", path.display()));
-    HeavyGuard {
-        _flock: flock,
-        _mutex: mutex,
-    }
+    HeavyGuard { _flock: flock, _mutex: mutex }
 }
 
 /// A multi-threaded runtime like the binary's.
 pub fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime")
 }
 
 /// Runs an async heavy test body under [`heavy_lock`], after checking that redis-server is installed.
@@ -71,9 +64,7 @@ fn on_path(env: &str, name: &str) -> bool {
     if let Some(v) = std::env::var_os(env).filter(|v| !v.is_empty()) {
         return std::path::Path::new(&v).is_file();
     }
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
-        .unwrap_or(false)
+    std::env::var_os("PATH").map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file())).unwrap_or(false)
 }
 
 /// Fails the test (never skips it) when redis-server is missing.
@@ -92,11 +83,7 @@ pub fn require_haproxy() {
 
 /// A ready cluster of `primaries` × `replicas`. Call inside [`heavy`].
 pub async fn start_cluster(primaries: usize, replicas: usize) -> Lab {
-    let opts = LabOptions {
-        primaries,
-        replicas,
-        ..LabOptions::default()
-    };
+    let opts = LabOptions { primaries, replicas, ..LabOptions::default() };
     Lab::start(TopologyKind::Cluster, &opts, Clock::start(), None)
         .await
         .unwrap_or_else(|e| panic!("cluster lab did not start: {e}"))
@@ -109,10 +96,7 @@ pub async fn start_standalone() -> Lab {
 
 /// A ready standalone primary with `replicas` replicas. Call inside [`heavy`].
 pub async fn start_standalone_with(replicas: usize) -> Lab {
-    let opts = LabOptions {
-        replicas,
-        ..LabOptions::default()
-    };
+    let opts = LabOptions { replicas, ..LabOptions::default() };
     Lab::start(TopologyKind::Standalone, &opts, Clock::start(), None)
         .await
         .unwrap_or_else(|e| panic!("standalone lab did not start: {e}"))
@@ -121,14 +105,9 @@ pub async fn start_standalone_with(replicas: usize) -> Lab {
 /// A ready enterprise lab (HAProxy, Sentinel, a primary and one replica). Call inside [`heavy`].
 pub async fn start_enterprise() -> Lab {
     require_haproxy();
-    Lab::start(
-        TopologyKind::Enterprise,
-        &LabOptions::default(),
-        Clock::start(),
-        None,
-    )
-    .await
-    .unwrap_or_else(|e| panic!("enterprise lab did not start: {e}"))
+    Lab::start(TopologyKind::Enterprise, &LabOptions::default(), Clock::start(), None)
+        .await
+        .unwrap_or_else(|e| panic!("enterprise lab did not start: {e}"))
 }
 
 /// The binary, with every variable that would point it at a real cache removed.
@@ -139,7 +118,10 @@ pub fn bin() -> assert_cmd::Command {
         "REDIS_MODE",
         "PROFILE",
         "REDIS_ACCESS_KEY",
+        "REDIS_USERNAME",
+        "REDIS_PASSWORD_COMMAND",
         "USE_CLUSTER",
+        "HEALTH_CHECK_INTERVAL",
     ] {
         cmd.env_remove(var);
     }
@@ -156,17 +138,37 @@ impl Drop for DetachedLabGuard {
             return;
         };
         for pid in state.pids() {
-            let in_lab = std::fs::read_link(format!("/proc/{pid}/cwd"))
-                .map(|cwd| cwd.starts_with(&state.dir))
-                .unwrap_or(false);
+            let in_lab =
+                std::fs::read_link(format!("/proc/{pid}/cwd")).map(|cwd| cwd.starts_with(&state.dir)).unwrap_or(false);
             if in_lab {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid as i32),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
+                let _ =
+                    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
             }
         }
         let _ = std::fs::remove_dir_all(&state.dir);
         let _ = std::fs::remove_file(&self.0);
     }
+}
+
+/// A 127.0.0.1 port nobody listens on right now.
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    l.local_addr().expect("local addr").port()
+}
+
+/// Sends one command to a lab node with redis-cli semantics checked: the reply must be OK.
+pub async fn admin_ok(lab: &Lab, endpoint: &redis_failover_probe::topology::Endpoint, parts: &[&str]) {
+    let factory = redis_failover_probe::connect::Factory::new(lab.target()).expect("factory");
+    let client = factory.node(endpoint).await.unwrap_or_else(|e| panic!("connect {endpoint}: {e}"));
+    let reply = redis_failover_probe::connect::command(&client, parts).await;
+    redis_failover_probe::connect::quit(&client).await;
+    match reply {
+        Ok(v) if v.as_str().as_deref() == Some("OK") => {}
+        other => panic!("{parts:?} on {endpoint}: expected OK, got {other:?}"),
+    }
+}
+
+/// Makes a standalone lab node require `password` (CONFIG SET requirepass).
+pub async fn set_password(lab: &Lab, password: &str) {
+    admin_ok(lab, &lab.seeds()[0], &["CONFIG", "SET", "requirepass", password]).await;
 }

@@ -1,0 +1,197 @@
+//! `failover-recovery`: probe every shard for the duration and tell whether the connection survived the
+//! failover, how long each shard was unavailable, and why (was `GET /redis/failover-recovery`).
+
+use std::sync::Arc;
+
+use super::{rehearsal, Ctx};
+use crate::cli::FailoverRecoveryArgs;
+use crate::clock::Clock;
+use crate::connect::{self, Connection, Factory};
+use crate::error::AppResult;
+use crate::events::EventLog;
+use crate::exit::ExitCode;
+use crate::output;
+use crate::probe::collect::{self, Collector};
+use crate::probe::session::{Session, SessionOutcome, Source};
+use crate::probe::{engine, judge, plan, VerdictPolicy};
+use crate::report::{self, LabSummary, RunSummary, SourceInfo, SourceSchedule};
+use crate::settings::Target;
+
+/// Builds the summary of a finished session.
+pub fn summarize(
+    command: &str,
+    sources: Vec<SourceInfo>,
+    args: &crate::cli::ProbeArgs,
+    clock: &Clock,
+    outcome: &SessionOutcome,
+    lab: Option<LabSummary>,
+) -> RunSummary {
+    let c = &outcome.collector;
+    let targets = c.target_reports(outcome.elapsed);
+    let named: Vec<(String, crate::probe::TargetSummary)> = targets
+        .iter()
+        .map(|t| {
+            (if t.source.is_empty() { t.name.clone() } else { format!("{}/{}", t.source, t.name) }, t.summary.clone())
+        })
+        .collect();
+    let verdict = judge(&named, &VerdictPolicy { max_outage: args.max_outage });
+    RunSummary {
+        command: command.to_string(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        sources,
+        started_at: clock.stamp_at(clock.origin()).wall,
+        planned_duration_ms: args.duration.as_millis() as u64,
+        elapsed_ms: outcome.elapsed.as_millis() as u64,
+        interval_ms: args.interval.as_millis() as u64,
+        interrupted: outcome.interrupted,
+        overall: collect::overall(&targets),
+        targets,
+        client_events: c.client_events.clone(),
+        topology_changes: c.topology.clone(),
+        notices: c.notices.clone(),
+        lab,
+        schedule: outcome
+            .schedule
+            .iter()
+            .map(|(s, st)| SourceSchedule { source: s.clone(), stats: st.clone() })
+            .collect(),
+        verdict,
+    }
+}
+
+/// Prints the summary and maps it to the exit code: 130 when interrupted, 1 when the verdict failed.
+pub fn finish(c: &Ctx, summary: &RunSummary, log_error: Option<&str>) -> ExitCode {
+    match c.settings.output {
+        crate::cli::OutputFormat::Json => output::println(&output::to_json(summary)),
+        crate::cli::OutputFormat::Table => output::println(report::render_table(summary).trim_end()),
+    }
+    if let Some(e) = log_error {
+        eprintln!("warning: {e}");
+    }
+    if summary.interrupted {
+        ExitCode::Interrupted
+    } else if summary.verdict.is_passed() {
+        ExitCode::Ok
+    } else {
+        ExitCode::CheckFailed
+    }
+}
+
+/// Deletes the probe keys, bounded: they expire anyway.
+pub async fn cleanup(conn: &Connection, keys: &[String]) {
+    use fred::prelude::*;
+    for key in keys {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), conn.client.del::<i64, _>(key)).await;
+    }
+}
+
+/// Runs `failover-recovery`.
+pub async fn run(c: &Ctx, args: &FailoverRecoveryArgs) -> AppResult<ExitCode> {
+    plan::validate(&args.probe)?;
+    rehearsal::validate(&args.lab, args.probe.duration)?;
+    let log = args.probe.events.as_deref().map(EventLog::create).transpose()?;
+    let metrics =
+        crate::metrics::MetricsSink::start(args.probe.metrics_listen.as_deref(), args.probe.metrics_file.as_deref())
+            .await?;
+    // A rehearsal probes its own lab; the target flags only choose the mode (and the timeout).
+    let lab = match args.lab.lab {
+        Some(_) => Some(rehearsal::start(rehearsal::topology_for(c.settings.target.mode), &args.lab).await?),
+        None => None,
+    };
+    let (factory, target) = match &lab {
+        Some(lab) => {
+            let target = Target { timeout: c.settings.target.timeout, ..lab.target() };
+            (Arc::new(Factory::new(target.clone())?), target)
+        }
+        None => (Arc::clone(&c.factory), c.settings.target.clone()),
+    };
+    let conn = match factory.connect().await {
+        Ok(conn) => conn,
+        Err(e) => {
+            if let Some(lab) = lab {
+                lab.shutdown().await;
+            }
+            return Err(e);
+        }
+    };
+    let run_id = connect::run_id();
+    let cfg = plan::engine_config(&args.probe, "", target.timeout, &run_id);
+    let (targets, topology) = engine::plan(&conn, &target.seeds[0], args.keys as usize, &cfg).await;
+    let keys: Vec<String> = targets.iter().map(|t| t.key.clone()).collect();
+    let clock = Clock::start();
+    let session = Session::new(clock);
+    let tx = session.sender();
+    let stopped = session.stopped();
+    let watcher = (conn.mode == crate::cli::Mode::OssCluster).then(|| {
+        tokio::spawn(crate::watch::run(
+            Arc::clone(&factory),
+            conn.mode,
+            args.probe.topology_interval,
+            args.probe.duration,
+            clock,
+            tx.clone(),
+            session.stopped(),
+        ))
+    });
+    let listeners = if lab.is_none() {
+        let ctx = Ctx { settings: c.settings.clone(), factory: Arc::clone(&factory) };
+        super::monitor::start_listeners(&ctx, clock, &tx, true, false).await
+    } else {
+        Vec::new()
+    };
+    let collector = Collector::new(clock, args.probe.duration, plan::STRIP_WIDTH, log);
+    let view = crate::render::choose(c.settings.output, args.probe.duration, "failover-recovery");
+    let source =
+        Source { prober: Arc::new(engine::FredProber(conn.clone())), conn: Some(conn.clone()), targets, topology, cfg };
+    // Listeners run until the probing ends; then they let go of the event channel.
+    let closer = {
+        let mut stopped = stopped.clone();
+        let duration = args.probe.duration;
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = tokio::time::sleep_until((clock.origin() + duration).into()) => {}
+                _ = stopped.changed() => {}
+            }
+            for h in listeners {
+                h.abort();
+            }
+        })
+    };
+    let injection = async {
+        match (lab, args.lab.lab) {
+            (Some(lab), Some(kind)) => {
+                let scenario = rehearsal::scenario(kind, &args.lab);
+                Some(rehearsal::inject(lab, scenario, args.lab.at, clock, String::new(), tx, stopped).await)
+            }
+            _ => {
+                drop(tx);
+                None
+            }
+        }
+    };
+    let (outcome, injected) = tokio::join!(session.run(vec![source], collector, view, metrics), injection);
+    let _ = closer.await;
+    if let Some(w) = watcher {
+        w.abort();
+    }
+    cleanup(&conn, &keys).await;
+    conn.close().await;
+    let lab_summary = match (&injected, args.lab.lab) {
+        (Some((_, result)), Some(kind)) => {
+            let targets = outcome.collector.target_reports(outcome.elapsed);
+            Some(rehearsal::summarize(kind, args.lab.at, result, &targets, ""))
+        }
+        _ => None,
+    };
+    if let Some((lab, _)) = injected {
+        lab.shutdown().await;
+    }
+    let info = SourceInfo {
+        name: String::new(),
+        mode: conn.mode.to_string(),
+        client: "fred".into(),
+        endpoints: target.display_urls(),
+    };
+    let summary = summarize("failover-recovery", vec![info], &args.probe, &clock, &outcome, lab_summary);
+    Ok(finish(c, &summary, outcome.collector.log_error.as_deref()))
+}

@@ -1,0 +1,151 @@
+//! A probing session: one or more engines (compare runs several) feeding one collector and one view, until
+//! the duration has passed, every producer is done, or Ctrl-C / SIGTERM stops it early with what it has.
+
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+
+use super::collect::Collector;
+use std::sync::Arc;
+
+use super::engine::{self, EngineConfig, Prober, ScheduleStats};
+use super::targets::ProbeTarget;
+use crate::clock::Clock;
+use crate::connect::Connection;
+use crate::events::Event;
+use crate::metrics::MetricsSink;
+use crate::render::View;
+use crate::topology::Topology;
+
+/// One engine's inputs.
+pub struct Source {
+    /// What runs the probes.
+    pub prober: Arc<dyn Prober>,
+    /// fred's connection, for the client's own events and the topology watcher (none for emulated styles).
+    pub conn: Option<Connection>,
+    /// Initial targets.
+    pub targets: Vec<ProbeTarget>,
+    /// Topology at the start (oss-cluster).
+    pub topology: Option<Topology>,
+    /// Engine configuration (its `source` names the group).
+    pub cfg: EngineConfig,
+}
+
+/// What a session hands back.
+pub struct SessionOutcome {
+    /// Everything counted.
+    pub collector: Collector,
+    /// Scheduler figures per source.
+    pub schedule: Vec<(String, ScheduleStats)>,
+    /// How long probing lasted.
+    pub elapsed: Duration,
+    /// Whether Ctrl-C / SIGTERM ended it.
+    pub interrupted: bool,
+}
+
+/// The channel and stop switch of a session, handed out before it runs so other producers (the lab) can join.
+pub struct Session {
+    clock: Clock,
+    tx: mpsc::UnboundedSender<Event>,
+    rx: mpsc::UnboundedReceiver<Event>,
+    stop_tx: watch::Sender<bool>,
+}
+
+impl Session {
+    /// A new session on `clock`.
+    pub fn new(clock: Clock) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (stop_tx, _) = watch::channel(false);
+        Session { clock, tx, rx, stop_tx }
+    }
+
+    /// A sender for another producer; the session ends only when every sender is gone.
+    pub fn sender(&self) -> mpsc::UnboundedSender<Event> {
+        self.tx.clone()
+    }
+
+    /// Turns true when the session is asked to stop (signal).
+    pub fn stopped(&self) -> watch::Receiver<bool> {
+        self.stop_tx.subscribe()
+    }
+
+    /// Runs the engines and collects until every producer is done.
+    pub async fn run(
+        self,
+        sources: Vec<Source>,
+        mut collector: Collector,
+        mut view: Box<dyn View>,
+        metrics: MetricsSink,
+    ) -> SessionOutcome {
+        let Session { clock, tx, mut rx, stop_tx } = self;
+        for s in &sources {
+            for t in &s.targets {
+                collector.add_target(&s.cfg.source, &t.name);
+            }
+        }
+        let mut engines = Vec::new();
+        for s in sources {
+            let name = s.cfg.source.clone();
+            let handle = tokio::spawn(engine::run(
+                s.prober,
+                s.conn,
+                s.targets,
+                s.topology,
+                s.cfg,
+                clock,
+                tx.clone(),
+                stop_tx.subscribe(),
+            ));
+            engines.push((name, handle));
+        }
+        drop(tx);
+        let mut interrupted = false;
+        let mut signal = std::pin::pin!(crate::signals::interrupted());
+        let mut ticker = tokio::time::interval(Duration::from_millis(100));
+        let mut probing_ended: Option<Duration> = None;
+        let mut next_metrics_write = Duration::ZERO;
+        loop {
+            tokio::select! {
+                ev = rx.recv() => match ev {
+                    Some(ev) => {
+                        for shown in collector.handle(ev) {
+                            metrics.observe(&shown);
+                            view.show(&shown, &collector);
+                        }
+                    }
+                    None => break,
+                },
+                _ = ticker.tick() => {
+                    let elapsed = clock.elapsed();
+                    view.tick(&collector, elapsed);
+                    let heartbeat = elapsed >= next_metrics_write;
+                    if heartbeat {
+                        next_metrics_write += crate::render::HEARTBEAT;
+                    }
+                    metrics.refresh(&collector, elapsed, heartbeat);
+                    if probing_ended.is_none() && !engines.is_empty() && engines.iter().all(|(_, h)| h.is_finished()) {
+                        probing_ended = Some(clock.elapsed());
+                    }
+                }
+                _ = &mut signal, if !interrupted => {
+                    interrupted = true;
+                    let _ = stop_tx.send(true);
+                }
+            }
+        }
+        for shown in collector.flush() {
+            metrics.observe(&shown);
+            view.show(&shown, &collector);
+        }
+        view.tick(&collector, clock.elapsed());
+        metrics.refresh(&collector, clock.elapsed(), true);
+        view.finish();
+        let mut schedule = Vec::new();
+        for (name, handle) in engines {
+            if let Ok(stats) = handle.await {
+                schedule.push((name, stats));
+            }
+        }
+        SessionOutcome { collector, schedule, elapsed: probing_ended.unwrap_or_else(|| clock.elapsed()), interrupted }
+    }
+}

@@ -1,0 +1,114 @@
+//! Cluster clients with the habits of real libraries, so a probe can answer "would *this* client have
+//! recovered?" rather than only "did fred recover?".
+//!
+//! The incident that motivated this: node-redis `createCluster` (4.x/5.x) never recovered after Azure
+//! replaced cluster nodes, because it refreshes its slot map only when a node answers `MOVED`, and a node
+//! that no longer exists never answers. fred re-syncs on connection loss and falls back to its seeds, so it
+//! recovers. The emulated styles route keys themselves over direct per-node connections (one centralized
+//! fred client per node endpoint, made by the [`Factory`](crate::connect::Factory)) and follow exactly the
+//! refresh rules documented on [`ClientStyle`]; everything else (timeouts, reconnect backoff of the
+//! per-node connections) is the factory's.
+//!
+//! Shared rules of the emulated styles:
+//! - At start the slot map is loaded from the seeds, in order, over a direct connection: `CLUSTER SHARDS`,
+//!   else `CLUSTER SLOTS`. Each key goes to the primary the map names for its slot.
+//! - `ASK` (a slot being migrated) is followed by sending `ASKING` and the command once to the named node,
+//!   pipelined on that node's connection so nothing slips in between; the map is not changed (the slot still
+//!   belongs to the old owner until the migration ends, which a `MOVED` will then say).
+//! - A refresh reads the map from one node at a time, each attempt bounded by the connect timeout; the
+//!   first node that returns a map with slots wins. Refreshes are single-flight: operations that wanted a
+//!   refresh while another ran use its result.
+//! - Every operation, including the refreshes it triggers, is bounded by the probe timeout: a refresh that
+//!   cannot reach anyone in time is abandoned, never awaited.
+//! - A node counts as failing from its first connection error or timeout until it answers anything again
+//!   (an error reply such as `CLUSTERDOWN` is an answer).
+
+mod cluster;
+mod pool;
+mod recovery;
+mod redirect;
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use cluster::{EmulatedCluster, StyleOptions};
+pub use recovery::{RecoveryHow, ShardRecovery};
+pub use redirect::{parse_redirect, Redirect};
+
+/// How long a node must fail, continuously, before `reconnect-refresh` refreshes the map (node-redis 6's
+/// default for `topologyRefreshOnReconnectionAttemptStrategy`), and before `moved-only` reports it stuck.
+pub const DEFAULT_REFRESH_AFTER: Duration = Duration::from_secs(5);
+
+/// The habits of the cluster client a probe emulates.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClientStyle {
+    /// fred's own cluster client: re-syncs its slot map on MOVED and on connection loss, falling back to the
+    /// seeds when no known node answers.
+    #[default]
+    Fred,
+    /// node-redis 4.x/5.x `createCluster`: refreshes its slot map only when a node answers MOVED or ASK
+    /// (ask the node that answered, then the other nodes it knows, then the seeds) and retries the command
+    /// once. On a connection error or timeout it keeps retrying the same node, reconnecting with backoff,
+    /// and never refreshes: a primary that died without a trace is retried forever.
+    MovedOnly,
+    /// node-redis 6.x with `topologyRefreshOnReconnectionAttemptStrategy` (default 5 s): like moved-only,
+    /// but once a node has failed continuously for `refresh_after` the map is refreshed from the healthy
+    /// known nodes, then the seeds (again every `refresh_after` while that node stays failing and routed to).
+    ReconnectRefresh,
+}
+
+impl ClientStyle {
+    /// Every style, in declaration order.
+    pub const ALL: [ClientStyle; 3] = [
+        ClientStyle::Fred,
+        ClientStyle::MovedOnly,
+        ClientStyle::ReconnectRefresh,
+    ];
+
+    /// The flag value, identical to the serde name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientStyle::Fred => "fred",
+            ClientStyle::MovedOnly => "moved-only",
+            ClientStyle::ReconnectRefresh => "reconnect-refresh",
+        }
+    }
+
+    /// Whether this style routes keys itself over per-node connections (everything but fred).
+    pub fn is_emulated(self) -> bool {
+        !matches!(self, ClientStyle::Fred)
+    }
+}
+
+impl fmt::Display for ClientStyle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::ValueEnum;
+
+    #[test]
+    fn names_agree_between_clap_serde_and_display() {
+        for style in ClientStyle::ALL {
+            let clap_name = style.to_possible_value().unwrap().get_name().to_string();
+            assert_eq!(clap_name, style.as_str());
+            assert_eq!(style.to_string(), style.as_str());
+            assert_eq!(
+                serde_json::to_string(&style).unwrap(),
+                format!("\"{}\"", style.as_str())
+            );
+            assert_eq!(ClientStyle::from_str(style.as_str(), false).unwrap(), style);
+        }
+        assert!(!ClientStyle::Fred.is_emulated());
+        assert!(ClientStyle::MovedOnly.is_emulated());
+    }
+}

@@ -1,0 +1,156 @@
+//! Pieces every human-facing writer (table, Markdown, SVG, HTML) shares, so that the same run reads the same
+//! in each: target names, the summary row of a target, offsets, the time per timeline character and the lab's
+//! steps.
+
+use serde::Deserialize;
+
+use super::{LabSummary, RunSummary};
+use crate::clock::Stamp;
+use crate::probe::collect::TargetReport;
+use crate::probe::{fmt_ms, Verdict};
+
+/// Column names of the per-target summary, in the order of [`summary_row`].
+pub const SUMMARY_HEADER: [&str; 9] =
+    ["target", "node", "probes", "failed", "outages", "longest", "total down", "recovered", "error classes"];
+
+/// `source/name` for compare runs, the bare name otherwise.
+pub fn target_label(r: &TargetReport) -> String {
+    if r.source.is_empty() {
+        r.name.clone()
+    } else {
+        format!("{}/{}", r.source, r.name)
+    }
+}
+
+/// One target's cells under [`SUMMARY_HEADER`].
+pub fn summary_row(r: &TargetReport) -> [String; 9] {
+    let node = match (&r.first_node, &r.last_node) {
+        (Some(a), Some(b)) if a != b => format!("{a} -> {b}"),
+        (_, Some(b)) => b.clone(),
+        _ => "-".into(),
+    };
+    let classes: Vec<String> = r.summary.failures_by_class.iter().map(|(c, n)| format!("{c} {n}")).collect();
+    [
+        target_label(r),
+        node,
+        r.summary.probes.to_string(),
+        r.summary.failures.to_string(),
+        r.summary.outages.to_string(),
+        fmt_ms(r.summary.longest_outage_ms),
+        fmt_ms(r.summary.total_outage_ms),
+        if r.summary.recovered { "yes".into() } else { "NO".into() },
+        if classes.is_empty() { "-".into() } else { classes.join(", ") },
+    ]
+}
+
+/// How much of the planned run one character of a timeline strip stands for (ms).
+pub fn ms_per_char(s: &RunSummary) -> u64 {
+    let chars = s.targets.first().map(|r| r.timeline.chars().count().max(1) as u64).unwrap_or(1);
+    s.planned_duration_ms / chars
+}
+
+/// An offset since the start of the run, as `+12.3s`.
+pub fn offset(ms: u64) -> String {
+    format!("+{:.1}s", ms as f64 / 1000.0)
+}
+
+/// The verdict in one line: `PASSED: every target recovered`, or `FAILED: <first reason>` with a count of the
+/// others.
+pub fn verdict_line(v: &Verdict) -> String {
+    match v {
+        Verdict::Passed => "PASSED: every target recovered".into(),
+        Verdict::Failed { reasons } => match reasons.as_slice() {
+            [] => "FAILED".into(),
+            [one] => format!("FAILED: {one}"),
+            [first, rest @ ..] => format!("FAILED: {first} (and {} more)", rest.len()),
+        },
+    }
+}
+
+/// One step of a lab scenario, as the lab reported it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabStep {
+    /// Offset since the start of the run, when the step carried a stamp.
+    pub offset_ms: Option<u64>,
+    /// What kind of step (`inject`, `promoted`, ...).
+    pub kind: String,
+    /// What it says.
+    pub detail: String,
+}
+
+/// The steps in the lab's report (`report.events`, or `report.steps`), in time order; steps without a stamp
+/// keep their place after the stamped ones. Entries that are not objects are skipped: the report is the lab's
+/// free-form JSON, so nothing here may fail on it.
+pub fn lab_steps(lab: &LabSummary) -> Vec<LabStep> {
+    #[derive(Deserialize)]
+    struct Raw {
+        stamp: Option<Stamp>,
+        #[serde(default)]
+        kind: Option<String>,
+        #[serde(default)]
+        detail: Option<serde_json::Value>,
+    }
+    let list = ["events", "steps"].iter().find_map(|k| lab.report.get(k).and_then(|v| v.as_array()));
+    let mut steps: Vec<LabStep> = list
+        .into_iter()
+        .flatten()
+        .filter(|v| v.is_object())
+        .filter_map(|v| serde_json::from_value::<Raw>(v.clone()).ok())
+        .map(|r| LabStep {
+            offset_ms: r.stamp.map(|s| s.offset_ms),
+            kind: r.kind.unwrap_or_else(|| "step".into()),
+            detail: match r.detail {
+                Some(serde_json::Value::String(s)) => s,
+                Some(serde_json::Value::Null) | None => String::new(),
+                Some(other) => other.to_string(),
+            },
+        })
+        .collect();
+    // Stable: equal offsets keep the lab's order.
+    steps.sort_by_key(|s| s.offset_ms.unwrap_or(u64::MAX));
+    steps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn lab(report: serde_json::Value) -> LabSummary {
+        LabSummary {
+            scenario: "kill-primary".into(),
+            injected_at_ms: 1000,
+            shard: None,
+            write_stopped_ms: None,
+            write_resumed_ms: None,
+            ground_truth_ms: None,
+            measured_ms: None,
+            report,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn lab_steps_are_sorted_and_tolerant() {
+        let l = lab(json!({"events": [
+            {"stamp": {"wall": "w", "offset_ms": 3000}, "kind": "promoted", "detail": "7003"},
+            "not an object",
+            {"kind": "note"},
+            {"stamp": {"wall": "w", "offset_ms": 1000}, "kind": "inject", "detail": {"pid": 42}},
+        ]}));
+        let steps = lab_steps(&l);
+        let kinds: Vec<&str> = steps.iter().map(|s| s.kind.as_str()).collect();
+        assert_eq!(kinds, ["inject", "promoted", "note"]);
+        assert_eq!(steps[0].detail, r#"{"pid":42}"#);
+        assert_eq!(steps[2].offset_ms, None);
+        assert!(lab_steps(&lab(json!(null))).is_empty());
+        assert_eq!(lab_steps(&lab(json!({"steps": [{"kind": "x"}]}))).len(), 1);
+    }
+
+    #[test]
+    fn verdict_lines() {
+        assert_eq!(verdict_line(&Verdict::Passed), "PASSED: every target recovered");
+        let v = Verdict::Failed { reasons: vec!["a".into(), "b".into(), "c".into()] };
+        assert_eq!(verdict_line(&v), "FAILED: a (and 2 more)");
+    }
+}

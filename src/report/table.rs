@@ -1,0 +1,69 @@
+//! The summary as tables and timeline strips, for people.
+
+use super::parts::{ms_per_char, offset, summary_row, target_label, SUMMARY_HEADER};
+use super::RunSummary;
+use crate::output;
+use crate::probe::{fmt_ms, Verdict};
+
+/// Renders a run summary: per-target table, timeline strips, topology changes, lab truth, verdict.
+pub fn render_table(s: &RunSummary) -> String {
+    let mut out = String::new();
+    let mut t = output::table(&SUMMARY_HEADER);
+    for r in &s.targets {
+        t.add_row(summary_row(r));
+    }
+    out.push_str(&t.to_string());
+    out.push_str(&format!("\n\ntimeline ({} per character; . ok  ~ degraded  X down):\n", fmt_ms(ms_per_char(s))));
+    let width = s.targets.iter().map(|r| r.name.len() + r.source.len() + 1).max().unwrap_or(0);
+    for r in &s.targets {
+        out.push_str(&format!("  {:<width$} |{}|\n", target_label(r), r.timeline));
+    }
+    if !s.topology_changes.is_empty() {
+        out.push_str("\ntopology changes:\n");
+        for c in s.topology_changes.iter().take(40) {
+            out.push_str(&format!("  {} {}\n", offset(c.stamp.offset_ms), c.change));
+        }
+        if s.topology_changes.len() > 40 {
+            out.push_str(&format!("  ... and {} more (see --events / --output json)\n", s.topology_changes.len() - 40));
+        }
+    }
+    if !s.client_events.is_empty() {
+        let parts: Vec<String> = s.client_events.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        out.push_str(&format!("\nclient events: {}\n", parts.join(", ")));
+    }
+    for n in &s.notices {
+        out.push_str(&format!("{}: {}\n", n.kind, n.detail));
+    }
+    if let Some(lab) = &s.lab {
+        out.push_str(&format!("\nlab: {} injected at +{:.1}s", lab.scenario, lab.injected_at_ms as f64 / 1000.0));
+        if let Some(shard) = &lab.shard {
+            out.push_str(&format!(" on {shard}"));
+        }
+        match (lab.ground_truth_ms, lab.measured_ms) {
+            (Some(g), Some(m)) => out.push_str(&format!(
+                "; ground truth: writes stopped for {}, probes measured {}",
+                fmt_ms(g),
+                fmt_ms(m)
+            )),
+            (Some(g), None) => out.push_str(&format!("; ground truth: writes stopped for {}", fmt_ms(g))),
+            _ => {}
+        }
+        if let Some(e) = &lab.error {
+            out.push_str(&format!("; scenario FAILED: {e}"));
+        }
+        out.push('\n');
+    }
+    if s.interrupted {
+        out.push_str(&format!("\nINTERRUPTED after {}: partial results\n", fmt_ms(s.elapsed_ms)));
+    }
+    match &s.verdict {
+        Verdict::Passed => out.push_str("\nverdict: PASSED: every target recovered\n"),
+        Verdict::Failed { reasons } => {
+            out.push_str("\nverdict: FAILED\n");
+            for r in reasons {
+                out.push_str(&format!("  - {r}\n"));
+            }
+        }
+    }
+    out
+}
