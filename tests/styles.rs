@@ -16,9 +16,7 @@ use redis_failover_probe::cli::Mode;
 use redis_failover_probe::clock::Clock;
 use redis_failover_probe::connect::Factory;
 use redis_failover_probe::events::Event;
-use redis_failover_probe::probe::styles::{
-    ClientStyle, EmulatedCluster, RecoveryHow, ShardRecovery, StyleOptions,
-};
+use redis_failover_probe::probe::styles::{ClientStyle, EmulatedCluster, RecoveryHow, ShardRecovery, StyleOptions};
 use redis_failover_probe::probe::ErrorClass;
 use redis_failover_probe::settings::Target;
 use redis_failover_probe::topology::{key_slot, tag_for_slot, tag_in_ranges, Endpoint, SlotRange};
@@ -85,31 +83,21 @@ fn read_reply(r: &mut impl BufRead) -> std::io::Result<Reply> {
             }
             Reply::Array(items)
         }
-        other => {
-            return Err(std::io::Error::other(format!(
-                "unexpected RESP type {other}"
-            )))
-        }
+        other => return Err(std::io::Error::other(format!("unexpected RESP type {other}"))),
     })
 }
 
 /// Sends one command to 127.0.0.1:`port`; a Redis error reply is an `Err`.
 fn redis(port: u16, args: &[&str]) -> Result<Reply, String> {
-    let stream = TcpStream::connect_timeout(
-        &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
-        Duration::from_secs(1),
-    )
-    .map_err(|e| format!("connect {port}: {e}"))?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(3)))
-        .map_err(|e| e.to_string())?;
+    let stream =
+        TcpStream::connect_timeout(&std::net::SocketAddr::from(([127, 0, 0, 1], port)), Duration::from_secs(1))
+            .map_err(|e| format!("connect {port}: {e}"))?;
+    stream.set_read_timeout(Some(Duration::from_secs(3))).map_err(|e| e.to_string())?;
     let mut out = format!("*{}\r\n", args.len());
     for a in args {
         out.push_str(&format!("${}\r\n{a}\r\n", a.len()));
     }
-    (&stream)
-        .write_all(out.as_bytes())
-        .map_err(|e| format!("write {port}: {e}"))?;
+    (&stream).write_all(out.as_bytes()).map_err(|e| format!("write {port}: {e}"))?;
     match read_reply(&mut BufReader::new(&stream)).map_err(|e| format!("read {port}: {e}"))? {
         Reply::Error(e) => Err(e),
         reply => Ok(reply),
@@ -117,9 +105,7 @@ fn redis(port: u16, args: &[&str]) -> Result<Reply, String> {
 }
 
 fn field(text: &str, name: &str) -> Option<String> {
-    text.lines()
-        .find_map(|l| l.trim().strip_prefix(&format!("{name}:")))
-        .map(|v| v.trim().to_string())
+    text.lines().find_map(|l| l.trim().strip_prefix(&format!("{name}:"))).map(|v| v.trim().to_string())
 }
 
 struct Node {
@@ -160,10 +146,7 @@ impl LocalCluster {
     fn start() -> LocalCluster {
         let dir = tempfile::tempdir().expect("temp dir");
         let base = free_base();
-        let mut cluster = LocalCluster {
-            dir,
-            nodes: Vec::new(),
-        };
+        let mut cluster = LocalCluster { dir, nodes: Vec::new() };
         for i in 0..6 {
             let port = base + i;
             let spawned = Command::new(server_bin())
@@ -185,10 +168,7 @@ impl LocalCluster {
                 .stderr(Stdio::null())
                 .spawn();
             match spawned {
-                Ok(child) => cluster.nodes.push(Node {
-                    port,
-                    child: Some(child),
-                }),
+                Ok(child) => cluster.nodes.push(Node { port, child: Some(child) }),
                 Err(e) => panic!(
                     "cannot start {} ({e}): these tests need redis-server 7 installed (or REDIS_SERVER_BIN set)",
                     server_bin()
@@ -196,37 +176,18 @@ impl LocalCluster {
             }
         }
         for n in 0..6 {
-            cluster.wait(
-                &format!("node {n} answering PING"),
-                Duration::from_secs(10),
-                |c| redis(c.port(n), &["PING"]).is_ok(),
-            );
+            cluster.wait(&format!("node {n} answering PING"), Duration::from_secs(10), |c| {
+                redis(c.port(n), &["PING"]).is_ok()
+            });
         }
         for n in 1..6 {
             let port = cluster.port(n);
-            redis(
-                cluster.port(0),
-                &[
-                    "CLUSTER",
-                    "MEET",
-                    "127.0.0.1",
-                    &port.to_string(),
-                    &(port + 100).to_string(),
-                ],
-            )
-            .expect("CLUSTER MEET");
+            redis(cluster.port(0), &["CLUSTER", "MEET", "127.0.0.1", &port.to_string(), &(port + 100).to_string()])
+                .expect("CLUSTER MEET");
         }
         for (n, (start, end)) in RANGES.iter().enumerate() {
-            redis(
-                cluster.port(n),
-                &[
-                    "CLUSTER",
-                    "ADDSLOTSRANGE",
-                    &start.to_string(),
-                    &end.to_string(),
-                ],
-            )
-            .expect("CLUSTER ADDSLOTSRANGE");
+            redis(cluster.port(n), &["CLUSTER", "ADDSLOTSRANGE", &start.to_string(), &end.to_string()])
+                .expect("CLUSTER ADDSLOTSRANGE");
         }
         cluster.wait("every node knowing 6 nodes", Duration::from_secs(15), |c| {
             (0..6).all(|n| {
@@ -238,48 +199,38 @@ impl LocalCluster {
             })
         });
         for n in 0..3 {
-            let id = redis(cluster.port(n), &["CLUSTER", "MYID"])
-                .expect("CLUSTER MYID")
-                .text();
-            cluster.wait(
-                &format!("node {} replicating node {n}", n + 3),
-                Duration::from_secs(10),
-                |c| redis(c.port(n + 3), &["CLUSTER", "REPLICATE", &id]).is_ok(),
-            );
+            let id = redis(cluster.port(n), &["CLUSTER", "MYID"]).expect("CLUSTER MYID").text();
+            cluster.wait(&format!("node {} replicating node {n}", n + 3), Duration::from_secs(10), |c| {
+                redis(c.port(n + 3), &["CLUSTER", "REPLICATE", &id]).is_ok()
+            });
         }
-        cluster.wait(
-            "cluster_state:ok everywhere, replica links up, roles agreed",
-            Duration::from_secs(30),
-            |c| {
-                (0..6).all(|n| {
-                    let ok = redis(c.port(n), &["CLUSTER", "INFO"])
+        cluster.wait("cluster_state:ok everywhere, replica links up, roles agreed", Duration::from_secs(30), |c| {
+            (0..6).all(|n| {
+                let ok = redis(c.port(n), &["CLUSTER", "INFO"])
+                    .ok()
+                    .and_then(|r| field(&r.text(), "cluster_state"))
+                    .as_deref()
+                    == Some("ok");
+                let replicas_known = redis(c.port(n), &["CLUSTER", "NODES"])
+                    .map(|r| {
+                        r.text()
+                            .lines()
+                            .filter(|l| {
+                                l.split_whitespace().nth(2).is_some_and(|flags| flags.split(',').any(|f| f == "slave"))
+                            })
+                            .count()
+                            == 3
+                    })
+                    .unwrap_or(false);
+                let link = n < 3
+                    || redis(c.port(n), &["INFO", "replication"])
                         .ok()
-                        .and_then(|r| field(&r.text(), "cluster_state"))
+                        .and_then(|r| field(&r.text(), "master_link_status"))
                         .as_deref()
-                        == Some("ok");
-                    let replicas_known = redis(c.port(n), &["CLUSTER", "NODES"])
-                        .map(|r| {
-                            r.text()
-                                .lines()
-                                .filter(|l| {
-                                    l.split_whitespace()
-                                        .nth(2)
-                                        .is_some_and(|flags| flags.split(',').any(|f| f == "slave"))
-                                })
-                                .count()
-                                == 3
-                        })
-                        .unwrap_or(false);
-                    let link = n < 3
-                        || redis(c.port(n), &["INFO", "replication"])
-                            .ok()
-                            .and_then(|r| field(&r.text(), "master_link_status"))
-                            .as_deref()
-                            == Some("up");
-                    ok && replicas_known && link
-                })
-            },
-        );
+                        == Some("up");
+                ok && replicas_known && link
+            })
+        });
         cluster
     }
 
@@ -365,13 +316,8 @@ async fn probe_loop(client: EmulatedCluster, key: String, until: Instant) -> Vec
         tasks.spawn(async move {
             let at = Instant::now();
             let value = format!("styles:{seq}");
-            let r = client
-                .write_read(&key, &value, Duration::from_secs(60), TIMEOUT)
-                .await;
-            Sample {
-                at,
-                class: r.outcome.class(),
-            }
+            let r = client.write_read(&key, &value, Duration::from_secs(60), TIMEOUT).await;
+            Sample { at, class: r.outcome.class() }
         });
     }
     let mut out = Vec::new();
@@ -394,10 +340,7 @@ fn recovered_after(samples: &[Sample], from: Instant) -> Option<Duration> {
 }
 
 fn failures_after(samples: &[Sample], from: Instant) -> usize {
-    samples
-        .iter()
-        .filter(|s| s.at >= from && s.class.is_some())
-        .count()
+    samples.iter().filter(|s| s.at >= from && s.class.is_some()).count()
 }
 
 fn keys_per_shard(client: &EmulatedCluster) -> Vec<(Vec<SlotRange>, String)> {
@@ -442,11 +385,7 @@ async fn connect(
     target.timeout = TIMEOUT;
     let factory = Arc::new(Factory::new(target).expect("factory"));
     let (tx, rx) = unbounded_channel();
-    let options = StyleOptions {
-        refresh_after,
-        events: Some(tx),
-        source: style.to_string(),
-    };
+    let options = StyleOptions { refresh_after, events: Some(tx), source: style.to_string() };
     let client = EmulatedCluster::connect_with(factory, style, clock, options)
         .await
         .unwrap_or_else(|e| panic!("connecting {style}: {e}"));
@@ -462,12 +401,7 @@ fn secs(d: Duration) -> String {
 /// Runs one heavy test body: one at a time, on a two-thread runtime of its own.
 fn heavy<F: std::future::Future<Output = ()>>(body: F) {
     let _one_at_a_time = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(body);
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime").block_on(body);
 }
 
 #[test]
@@ -483,30 +417,15 @@ fn role_swap_is_followed_on_moved() {
 async fn killed_primary() {
     let mut cluster = LocalCluster::start();
     let clock = Clock::start();
-    let (moved_only, mut mo_events) = connect(
-        &cluster,
-        ClientStyle::MovedOnly,
-        Duration::from_secs(5),
-        clock,
-    )
-    .await;
-    let (reconnect, mut rr_events) = connect(
-        &cluster,
-        ClientStyle::ReconnectRefresh,
-        Duration::from_secs(2),
-        clock,
-    )
-    .await;
+    let (moved_only, mut mo_events) = connect(&cluster, ClientStyle::MovedOnly, Duration::from_secs(5), clock).await;
+    let (reconnect, mut rr_events) =
+        connect(&cluster, ClientStyle::ReconnectRefresh, Duration::from_secs(2), clock).await;
 
     let victim = 1; // primary of 5461-10922; node 4 is its replica
     let victim_ep = cluster.endpoint(victim);
     let keys = keys_per_shard(&moved_only);
     assert_eq!(keys.len(), 3);
-    assert_eq!(
-        moved_only.route(RANGES[victim].0),
-        Some(victim_ep.clone()),
-        "the map routes the victim's slots to it"
-    );
+    assert_eq!(moved_only.route(RANGES[victim].0), Some(victim_ep.clone()), "the map routes the victim's slots to it");
 
     let warm_up = Duration::from_millis(1500);
     let kill_offset = Duration::from_secs(10);
@@ -552,22 +471,11 @@ async fn killed_primary() {
 
     // moved-only: the victim's key never comes back; the others do.
     let mo_victim = &mo_results[victim];
-    let recovered_ok = mo_victim
-        .iter()
-        .filter(|s| s.at >= killed_at + Duration::from_millis(200) && s.class.is_none())
-        .count();
-    let timeouts = mo_victim
-        .iter()
-        .filter(|s| s.at >= killed_at && s.class == Some(ErrorClass::Timeout))
-        .count();
-    assert_eq!(
-        recovered_ok, 0,
-        "moved-only must not recover the killed primary's key"
-    );
-    assert!(
-        timeouts > 10,
-        "moved-only kept retrying: {timeouts} timeouts"
-    );
+    let recovered_ok =
+        mo_victim.iter().filter(|s| s.at >= killed_at + Duration::from_millis(200) && s.class.is_none()).count();
+    let timeouts = mo_victim.iter().filter(|s| s.at >= killed_at && s.class == Some(ErrorClass::Timeout)).count();
+    assert_eq!(recovered_ok, 0, "moved-only must not recover the killed primary's key");
+    assert!(timeouts > 10, "moved-only kept retrying: {timeouts} timeouts");
     let mo_recovery = moved_only.recovery();
     let victim_episode = episode_for(&mo_recovery, victim_slot);
     match &victim_episode.how {
@@ -580,8 +488,8 @@ async fn killed_primary() {
         if i == victim {
             continue;
         }
-        let back = recovered_after(samples, killed_at)
-            .unwrap_or_else(|| panic!("moved-only shard {i} never recovered"));
+        let back =
+            recovered_after(samples, killed_at).unwrap_or_else(|| panic!("moved-only shard {i} never recovered"));
         assert!(
             back <= promotion + Duration::from_secs(3),
             "moved-only shard {i} back {} after the kill (promotion {})",
@@ -592,9 +500,7 @@ async fn killed_primary() {
     }
     let mo_events = drain(&mut mo_events);
     assert!(
-        mo_events
-            .iter()
-            .any(|(k, d)| k == "stuck" && d.contains(&victim_ep.to_string())),
+        mo_events.iter().any(|(k, d)| k == "stuck" && d.contains(&victim_ep.to_string())),
         "moved-only reports the dead endpoint as stuck: {mo_events:?}"
     );
     assert!(
@@ -603,8 +509,8 @@ async fn killed_primary() {
     );
 
     // reconnect-refresh (2 s): the victim's key comes back after ~2 s (+ a re-arm if not yet promoted).
-    let rr_back = recovered_after(&rr_results[victim], killed_at)
-        .expect("reconnect-refresh recovered the killed primary's key");
+    let rr_back =
+        recovered_after(&rr_results[victim], killed_at).expect("reconnect-refresh recovered the killed primary's key");
     assert!(
         rr_back >= Duration::from_millis(1900),
         "reconnect-refresh cannot recover before refresh_after: {}",
@@ -619,23 +525,16 @@ async fn killed_primary() {
     let rr_recovery = reconnect.recovery();
     let rr_episode = episode_for(&rr_recovery, victim_slot);
     match &rr_episode.how {
-        RecoveryHow::RefreshedAfterReconnectFailures {
-            endpoint, after_ms, ..
-        } => {
+        RecoveryHow::RefreshedAfterReconnectFailures { endpoint, after_ms, .. } => {
             assert_eq!(endpoint, &victim_ep);
             assert!(*after_ms >= 2000, "refreshed after {after_ms} ms");
         }
         other => panic!("reconnect-refresh should recover by refresh, got {other:?}"),
     }
-    assert_eq!(
-        reconnect.route(victim_slot),
-        Some(cluster.endpoint(victim + 3))
-    );
+    assert_eq!(reconnect.route(victim_slot), Some(cluster.endpoint(victim + 3)));
     let rr_events = drain(&mut rr_events);
     assert!(
-        rr_events
-            .iter()
-            .any(|(k, d)| k == "topology_resync" && d.contains(&victim_ep.to_string())),
+        rr_events.iter().any(|(k, d)| k == "topology_resync" && d.contains(&victim_ep.to_string())),
         "{rr_events:?}"
     );
 
@@ -659,15 +558,8 @@ async fn killed_primary() {
 async fn role_swap() {
     let cluster = LocalCluster::start();
     let clock = Clock::start();
-    let (moved_only, mut mo_events) = connect(
-        &cluster,
-        ClientStyle::MovedOnly,
-        Duration::from_secs(5),
-        clock,
-    )
-    .await;
-    let (fred, _fred_events) =
-        connect(&cluster, ClientStyle::Fred, Duration::from_secs(5), clock).await;
+    let (moved_only, mut mo_events) = connect(&cluster, ClientStyle::MovedOnly, Duration::from_secs(5), clock).await;
+    let (fred, _fred_events) = connect(&cluster, ClientStyle::Fred, Duration::from_secs(5), clock).await;
 
     let shard = 0; // node 3 replicates node 0
     let keys = keys_per_shard(&moved_only);
@@ -723,19 +615,10 @@ async fn role_swap() {
     }
     let events = drain(&mut mo_events);
     let wanted = format!("refreshed on MOVED from {}", cluster.endpoint(shard));
-    assert!(
-        events
-            .iter()
-            .any(|(k, d)| k == "topology_resync" && d.starts_with(&wanted)),
-        "{events:?}"
-    );
+    assert!(events.iter().any(|(k, d)| k == "topology_resync" && d.starts_with(&wanted)), "{events:?}");
     for (i, samples) in mo_results.iter().enumerate() {
         if i != shard {
-            assert_eq!(
-                failures_after(samples, swap_at),
-                0,
-                "moved-only shard {i} is not touched by the swap"
-            );
+            assert_eq!(failures_after(samples, swap_at), 0, "moved-only shard {i} is not touched by the swap");
         }
     }
 
@@ -757,39 +640,22 @@ async fn role_swap() {
 
     // ASK during a slot migration (shard 1 -> shard 2) is followed once, without touching the map.
     let migrating = 6000;
-    let id = |n: usize| {
-        redis(cluster.port(n), &["CLUSTER", "MYID"])
-            .expect("MYID")
-            .text()
-    };
+    let id = |n: usize| redis(cluster.port(n), &["CLUSTER", "MYID"]).expect("MYID").text();
     let (from, to) = (1, 2);
     let slot_arg = migrating.to_string();
-    redis(
-        cluster.port(to),
-        &["CLUSTER", "SETSLOT", &slot_arg, "IMPORTING", &id(from)],
-    )
-    .expect("IMPORTING");
-    redis(
-        cluster.port(from),
-        &["CLUSTER", "SETSLOT", &slot_arg, "MIGRATING", &id(to)],
-    )
-    .expect("MIGRATING");
+    redis(cluster.port(to), &["CLUSTER", "SETSLOT", &slot_arg, "IMPORTING", &id(from)]).expect("IMPORTING");
+    redis(cluster.port(from), &["CLUSTER", "SETSLOT", &slot_arg, "MIGRATING", &id(to)]).expect("MIGRATING");
     let key = format!("styles:{{{}}}:ask", tag_for_slot(migrating));
-    let asked = moved_only
-        .write_read(&key, "ask:1", Duration::from_secs(60), TIMEOUT)
-        .await;
+    let asked = moved_only.write_read(&key, "ask:1", Duration::from_secs(60), TIMEOUT).await;
     assert!(asked.outcome.is_ok(), "ASK followed: {:?}", asked.outcome);
-    let stored = redis(cluster.port(to), &["CLUSTER", "COUNTKEYSINSLOT", &slot_arg])
-        .expect("COUNTKEYSINSLOT")
-        .text();
+    let stored = redis(cluster.port(to), &["CLUSTER", "COUNTKEYSINSLOT", &slot_arg]).expect("COUNTKEYSINSLOT").text();
     assert_eq!(stored, "1", "the key was written to the importing node");
     assert_eq!(moved_only.route(migrating), Some(cluster.endpoint(from)));
     assert!(
         moved_only
             .recovery()
             .iter()
-            .all(|r| !r.slots.iter().any(|s| s.contains(migrating))
-                || r.how == RecoveryHow::NeverFailed),
+            .all(|r| !r.slots.iter().any(|s| s.contains(migrating)) || r.how == RecoveryHow::NeverFailed),
         "ASK is not a failure"
     );
 

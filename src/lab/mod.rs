@@ -13,6 +13,29 @@
 //! Every Redis command goes through the connection [`Factory`]; every process is killed and reaped when the
 //! [`Lab`] is dropped (unless it was detached to a state file for `lab up --detach`).
 
+/// Polls a condition (an expression giving a future of `Result<T, Pending>`, evaluated afresh on every turn) every
+/// ~10 ms until it holds, or fails after `limit` with the reason and the log of the node it names. A macro rather
+/// than a function taking an async closure, so the futures of `Lab::run` stay `Send`.
+macro_rules! wait_until {
+    ($lab:expr, $what:expr, $limit:expr, $check:expr) => {{
+        let limit: std::time::Duration = $limit;
+        let until = std::time::Instant::now() + limit;
+        loop {
+            let outcome: Result<_, $crate::lab::Pending> = $check.await;
+            match outcome {
+                Ok(v) => break Ok::<_, $crate::error::AppError>(v),
+                Err(p) if std::time::Instant::now() >= until => {
+                    break Err($lab.fail_at(
+                        &format!("{}: not done within {}: {}", $what, $crate::duration::human(limit), p.why),
+                        p.port,
+                    ));
+                }
+                Err(_) => tokio::time::sleep($crate::lab::POLL).await,
+            }
+        }
+    }};
+}
+
 mod bench;
 mod cluster;
 mod group;
@@ -898,4 +921,21 @@ fn validate(kind: TopologyKind, opts: &LabOptions) -> AppResult<()> {
 /// A key in `slot` under the lab's prefix.
 pub(crate) fn key_for_slot(slot: u16) -> String {
     format!("rfp:lab:{{{}}}:w", crate::topology::tag_for_slot(slot))
+}
+
+/// Compile-time checks: a lab and its futures can move between tasks of a multi-threaded runtime.
+#[cfg(test)]
+#[allow(dead_code)]
+mod send_check {
+    fn assert_send<T: Send>(_: &T) {}
+    fn lab_and_futures_are_send(lab: &mut super::Lab, s: &super::Scenario) {
+        assert_send(lab);
+        assert_send(&super::Lab::start(
+            super::TopologyKind::Cluster,
+            &super::LabOptions::default(),
+            crate::clock::Clock::start(),
+            None,
+        ));
+        assert_send(&lab.run(s));
+    }
 }

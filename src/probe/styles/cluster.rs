@@ -44,11 +44,7 @@ pub struct StyleOptions {
 
 impl Default for StyleOptions {
     fn default() -> Self {
-        StyleOptions {
-            refresh_after: DEFAULT_REFRESH_AFTER,
-            events: None,
-            source: String::new(),
-        }
+        StyleOptions { refresh_after: DEFAULT_REFRESH_AFTER, events: None, source: String::new() }
     }
 }
 
@@ -121,11 +117,7 @@ struct Failure {
 
 impl Failure {
     fn from_fred(err: &fred::error::Error, node: &Endpoint) -> Self {
-        Failure {
-            class: classify(err),
-            message: err.to_string(),
-            redirect: parse_redirect(err.details(), node),
-        }
+        Failure { class: classify(err), message: err.to_string(), redirect: parse_redirect(err.details(), node) }
     }
 
     /// A per-node connection that could not be made.
@@ -139,19 +131,11 @@ impl Failure {
                 class => class,
             },
         };
-        Failure {
-            class,
-            message,
-            redirect: None,
-        }
+        Failure { class, message, redirect: None }
     }
 
     fn timed_out(timeout: Duration) -> Self {
-        Failure {
-            class: ErrorClass::Timeout,
-            message: format!("no answer within {}", human(timeout)),
-            redirect: None,
-        }
+        Failure { class: ErrorClass::Timeout, message: format!("no answer within {}", human(timeout)), redirect: None }
     }
 }
 
@@ -165,14 +149,8 @@ struct Call<'a> {
 }
 
 enum Cmd<'a> {
-    Set {
-        key: &'a str,
-        value: &'a str,
-        px: i64,
-    },
-    Get {
-        key: &'a str,
-    },
+    Set { key: &'a str, value: &'a str, px: i64 },
+    Get { key: &'a str },
 }
 
 impl EmulatedCluster {
@@ -184,10 +162,7 @@ impl EmulatedCluster {
         refresh_after: Duration,
         clock: Clock,
     ) -> AppResult<Self> {
-        let options = StyleOptions {
-            refresh_after,
-            ..StyleOptions::default()
-        };
+        let options = StyleOptions { refresh_after, ..StyleOptions::default() };
         Self::connect_with(factory, style, clock, options).await
     }
 
@@ -242,19 +217,9 @@ impl EmulatedCluster {
     /// One probe, with the same contract as [`exec::write_read`]: SET `key` to `value` with a TTL, GET it and
     /// check it with [`same_or_newer`]. Each of SET and GET is bounded by `timeout` including any refresh it
     /// triggers. A MOVED that was followed (refresh and retry) is not a failure if the retry succeeds.
-    pub async fn write_read(
-        &self,
-        key: &str,
-        value: &str,
-        ttl: Duration,
-        timeout: Duration,
-    ) -> ProbeResult {
+    pub async fn write_read(&self, key: &str, value: &str, ttl: Duration, timeout: Duration) -> ProbeResult {
         match &self.inner.backend {
-            Backend::Fred(conn) => {
-                self.inner
-                    .fred_write_read(conn, key, value, ttl, timeout)
-                    .await
-            }
+            Backend::Fred(conn) => self.inner.fred_write_read(conn, key, value, ttl, timeout).await,
             Backend::Own(r) => self.inner.own_write_read(r, key, value, ttl, timeout).await,
         }
     }
@@ -272,13 +237,8 @@ impl EmulatedCluster {
     /// Per shard seen failing, one entry per failure episode saying how it recovered (or why it has not);
     /// shards of the current map that never failed are listed as `NeverFailed`. Sorted by first slot.
     pub fn recovery(&self) -> Vec<ShardRecovery> {
-        let shards: Vec<Vec<SlotRange>> = self
-            .topology()
-            .shards
-            .into_iter()
-            .map(|s| s.slots)
-            .filter(|s| !s.is_empty())
-            .collect();
+        let shards: Vec<Vec<SlotRange>> =
+            self.topology().shards.into_iter().map(|s| s.slots).filter(|s| !s.is_empty()).collect();
         lock(&self.inner.book).snapshot(&shards)
     }
 
@@ -323,16 +283,11 @@ impl Router {
     }
 
     fn route(&self, slot: u16) -> Option<Endpoint> {
-        read(&self.map)
-            .primary_for_slot(slot)
-            .map(|n| n.endpoint.clone())
+        read(&self.map).primary_for_slot(slot).map(|n| n.endpoint.clone())
     }
 
     fn shard_slots(&self, slot: u16) -> Vec<SlotRange> {
-        read(&self.map)
-            .shard_for_slot(slot)
-            .map(|s| s.slots.clone())
-            .unwrap_or_default()
+        read(&self.map).shard_for_slot(slot).map(|s| s.slots.clone()).unwrap_or_default()
     }
 
     fn generation(&self) -> u64 {
@@ -340,30 +295,20 @@ impl Router {
     }
 }
 
-async fn initial_map(
-    pool: &Arc<NodePool>,
-    seed: &Endpoint,
-    bound: Duration,
-) -> AppResult<Topology> {
+async fn initial_map(pool: &Arc<NodePool>, seed: &Endpoint, bound: Duration) -> AppResult<Topology> {
     let client = pool.get(seed).await?;
     match tokio::time::timeout(bound * 3, inspect::read_topology(&client)).await {
         Ok(Ok((map, _))) if map.covered_slots() > 0 => Ok(map),
-        Ok(Ok(_)) => Err(AppError::Connect(format!(
-            "{seed} reports no slots: is the cluster set up?"
-        ))),
+        Ok(Ok(_)) => Err(AppError::Connect(format!("{seed} reports no slots: is the cluster set up?"))),
         Ok(Err(e)) if e.details().to_ascii_lowercase().contains("cluster support disabled") => {
             Err(AppError::WrongMode(format!(
                 "{seed} is not a cluster node (cluster support disabled): client styles emulate cluster clients"
             )))
         }
-        Ok(Err(e)) => Err(AppError::Connect(format!(
-            "reading the slot map from {seed} failed: {}",
-            e.details()
-        ))),
-        Err(_) => Err(AppError::Connect(format!(
-            "{seed} did not answer CLUSTER SHARDS/SLOTS within {}",
-            human(bound * 3)
-        ))),
+        Ok(Err(e)) => Err(AppError::Connect(format!("reading the slot map from {seed} failed: {}", e.details()))),
+        Err(_) => {
+            Err(AppError::Connect(format!("{seed} did not answer CLUSTER SHARDS/SLOTS within {}", human(bound * 3))))
+        }
     }
 }
 
@@ -386,10 +331,7 @@ impl Inner {
 
     fn route(&self, slot: u16) -> Option<Endpoint> {
         match &self.backend {
-            Backend::Fred(conn) => conn
-                .client
-                .cached_cluster_state()
-                .and_then(|s| s.get_server(slot).map(endpoint_of)),
+            Backend::Fred(conn) => conn.client.cached_cluster_state().and_then(|s| s.get_server(slot).map(endpoint_of)),
             Backend::Own(r) => r.route(slot),
         }
     }
@@ -424,11 +366,7 @@ impl Inner {
             }
             Some(class) => {
                 if let Some(ep) = before.or_else(|| self.route(slot)) {
-                    let shard = self
-                        .topology()
-                        .shard_for_slot(slot)
-                        .map(|s| s.slots.clone())
-                        .unwrap_or_default();
+                    let shard = self.topology().shard_for_slot(slot).map(|s| s.slots.clone()).unwrap_or_default();
                     lock(&self.book).failure(slot, &shard, &ep, class, now, started);
                 }
             }
@@ -447,11 +385,7 @@ impl Inner {
         timeout: Duration,
     ) -> ProbeResult {
         let slot = key_slot(key.as_bytes());
-        let mut result = ProbeResult {
-            outcome: ProbeOutcome::Ok,
-            set_latency: None,
-            get_latency: None,
-        };
+        let mut result = ProbeResult { outcome: ProbeOutcome::Ok, set_latency: None, get_latency: None };
         let px = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1);
         let start = Instant::now();
         let set = Cmd::Set { key, value, px };
@@ -483,12 +417,7 @@ impl Inner {
         cmd: &Cmd<'_>,
         timeout: Duration,
     ) -> Result<Option<String>, Failure> {
-        let call = Call {
-            r,
-            slot,
-            cmd,
-            started: self.ms(Instant::now()),
-        };
+        let call = Call { r, slot, cmd, started: self.ms(Instant::now()) };
         let mut in_flight: Option<Endpoint> = None;
         let run = tokio::time::timeout(timeout + SLACK, self.run(&call, &mut in_flight));
         match run.await {
@@ -513,11 +442,7 @@ impl Inner {
         }
     }
 
-    async fn run(
-        &self,
-        call: &Call<'_>,
-        in_flight: &mut Option<Endpoint>,
-    ) -> Result<Option<String>, Failure> {
+    async fn run(&self, call: &Call<'_>, in_flight: &mut Option<Endpoint>) -> Result<Option<String>, Failure> {
         let r = call.r;
         if self.style == ClientStyle::ReconnectRefresh {
             self.refresh_if_failing(r, call.slot).await;
@@ -530,8 +455,7 @@ impl Inner {
         match failure.redirect {
             Some(Redirect::Moved { .. }) => {
                 let seen = r.generation();
-                self.refresh(r, Cause::Moved { from: ep.clone() }, seen, Some(&ep))
-                    .await;
+                self.refresh(r, Cause::Moved { from: ep.clone() }, seen, Some(&ep)).await;
                 let ep = route_or_fail(r, call.slot)?;
                 self.attempt(call, &ep, false, in_flight).await
             }
@@ -590,16 +514,10 @@ impl Inner {
         let now = Instant::now();
         let stuck_for = {
             let mut failing = lock(&r.failing);
-            let f = failing.entry(ep.clone()).or_insert(Failing {
-                since: now,
-                last_refresh: None,
-                stuck_reported: false,
-            });
+            let f =
+                failing.entry(ep.clone()).or_insert(Failing { since: now, last_refresh: None, stuck_reported: false });
             let failing_for = now.saturating_duration_since(f.since);
-            if self.style == ClientStyle::MovedOnly
-                && !f.stuck_reported
-                && failing_for >= self.refresh_after
-            {
+            if self.style == ClientStyle::MovedOnly && !f.stuck_reported && failing_for >= self.refresh_after {
                 f.stuck_reported = true;
                 Some(failing_for)
             } else {
@@ -629,9 +547,7 @@ impl Inner {
             };
             let now = Instant::now();
             let failing_for = now.saturating_duration_since(f.since);
-            let due = f
-                .last_refresh
-                .is_none_or(|t| now.saturating_duration_since(t) >= self.refresh_after);
+            let due = f.last_refresh.is_none_or(|t| now.saturating_duration_since(t) >= self.refresh_after);
             if failing_for < self.refresh_after || !due {
                 return;
             }
@@ -639,15 +555,11 @@ impl Inner {
             failing_for
         };
         let seen = r.generation();
-        let cause = Cause::ReconnectFailures {
-            endpoint: ep.clone(),
-            after,
-        };
+        let cause = Cause::ReconnectFailures { endpoint: ep.clone(), after };
         self.refresh(r, cause, seen, None).await;
         if r.route(slot).as_ref() == Some(&ep) {
-            let first_report = lock(&r.failing)
-                .get_mut(&ep)
-                .is_some_and(|f| !std::mem::replace(&mut f.stuck_reported, true));
+            let first_report =
+                lock(&r.failing).get_mut(&ep).is_some_and(|f| !std::mem::replace(&mut f.stuck_reported, true));
             if first_report {
                 self.emit(
                     "stuck",
@@ -726,17 +638,12 @@ impl Inner {
         *write(&r.map) = map;
         r.generation.fetch_add(1, Ordering::SeqCst);
         let how = match cause {
-            Cause::Moved { from } => RecoveryHow::RefreshedOnMoved {
-                from: from.clone(),
+            Cause::Moved { from } => RecoveryHow::RefreshedOnMoved { from: from.clone(), at_ms },
+            Cause::ReconnectFailures { endpoint, after } => RecoveryHow::RefreshedAfterReconnectFailures {
+                endpoint: endpoint.clone(),
+                after_ms: u64::try_from(after.as_millis()).unwrap_or(u64::MAX),
                 at_ms,
             },
-            Cause::ReconnectFailures { endpoint, after } => {
-                RecoveryHow::RefreshedAfterReconnectFailures {
-                    endpoint: endpoint.clone(),
-                    after_ms: u64::try_from(after.as_millis()).unwrap_or(u64::MAX),
-                    at_ms,
-                }
-            }
         };
         {
             let mut book = lock(&self.book);
@@ -752,10 +659,7 @@ impl Inner {
         self.emit(
             "topology_resync",
             Some(from),
-            format!(
-                "{} (map read from {from}, {shards} shard(s))",
-                cause.describe()
-            ),
+            format!("{} (map read from {from}, {shards} shard(s))", cause.describe()),
         );
     }
 }
@@ -768,25 +672,15 @@ fn route_or_fail(r: &Router, slot: u16) -> Result<Endpoint, Failure> {
     })
 }
 
-async fn send(
-    r: &Router,
-    ep: &Endpoint,
-    cmd: &Cmd<'_>,
-    asking: bool,
-) -> Result<Option<String>, Failure> {
-    let client = r
-        .pool
-        .get(ep)
-        .await
-        .map_err(|e| Failure::from_connect(&e))?;
+async fn send(r: &Router, ep: &Endpoint, cmd: &Cmd<'_>, asking: bool) -> Result<Option<String>, Failure> {
+    let client = r.pool.get(ep).await.map_err(|e| Failure::from_connect(&e))?;
     let result = if asking {
         asking_then(&client, cmd).await
     } else {
         match *cmd {
-            Cmd::Set { key, value, px } => client
-                .set::<(), _, _>(key, value, Some(Expiration::PX(px)), None, false)
-                .await
-                .map(|()| None),
+            Cmd::Set { key, value, px } => {
+                client.set::<(), _, _>(key, value, Some(Expiration::PX(px)), None, false).await.map(|()| None)
+            }
             Cmd::Get { key } => client.get::<Option<String>, _>(key).await,
         }
     };
@@ -797,22 +691,14 @@ async fn send(
 async fn asking_then(client: &Client, cmd: &Cmd<'_>) -> Result<Option<String>, fred::error::Error> {
     let pipeline = client.pipeline();
     let asking = CustomCommand::new_static("ASKING", ClusterHash::FirstKey, false);
-    pipeline
-        .custom::<(), Vec<String>>(asking, Vec::new())
-        .await?;
+    pipeline.custom::<(), Vec<String>>(asking, Vec::new()).await?;
     match *cmd {
         Cmd::Set { key, value, px } => {
-            pipeline
-                .set::<(), _, _>(key, value, Some(Expiration::PX(px)), None, false)
-                .await?
+            pipeline.set::<(), _, _>(key, value, Some(Expiration::PX(px)), None, false).await?
         }
         Cmd::Get { key } => pipeline.get::<(), _>(key).await?,
     }
-    let last = pipeline
-        .try_all::<Value>()
-        .await
-        .pop()
-        .unwrap_or_else(|| Ok(Value::Null))?;
+    let last = pipeline.try_all::<Value>().await.pop().unwrap_or_else(|| Ok(Value::Null))?;
     match last {
         Value::Null | Value::Queued => Ok(None),
         other => Ok(other.as_string()),
@@ -830,9 +716,7 @@ fn fred_topology(client: &Client) -> Topology {
     };
     let mut by_primary: BTreeMap<Endpoint, (String, Vec<SlotRange>)> = BTreeMap::new();
     for range in state.slots() {
-        let entry = by_primary
-            .entry(endpoint_of(&range.primary))
-            .or_insert_with(|| (range.id.to_string(), Vec::new()));
+        let entry = by_primary.entry(endpoint_of(&range.primary)).or_insert_with(|| (range.id.to_string(), Vec::new()));
         entry.1.push(SlotRange::new(range.start, range.end));
     }
     let mut shards: Vec<Shard> = by_primary
@@ -869,48 +753,29 @@ mod tests {
     #[test]
     fn connect_failures_are_classified() {
         let refused = AppError::Connect("cannot connect to 127.0.0.1:1: connection refused".into());
-        assert_eq!(
-            Failure::from_connect(&refused).class,
-            ErrorClass::ConnectionRefused
-        );
+        assert_eq!(Failure::from_connect(&refused).class, ErrorClass::ConnectionRefused);
         let slow = AppError::Connect("127.0.0.1:1 did not answer within 3.5s".into());
         assert_eq!(Failure::from_connect(&slow).class, ErrorClass::Timeout);
         let auth = AppError::Auth("authentication failed at x".into());
         assert_eq!(Failure::from_connect(&auth).class, ErrorClass::Auth);
         let other = AppError::Connect("cannot connect to x: boom".into());
-        assert_eq!(
-            Failure::from_connect(&other).class,
-            ErrorClass::ConnectionClosed
-        );
+        assert_eq!(Failure::from_connect(&other).class, ErrorClass::ConnectionClosed);
     }
 
     #[test]
     fn moved_errors_carry_their_redirect() {
-        let err =
-            fred::error::Error::new(fred::error::ErrorKind::Cluster, "MOVED 3999 127.0.0.1:7004");
+        let err = fred::error::Error::new(fred::error::ErrorKind::Cluster, "MOVED 3999 127.0.0.1:7004");
         let f = Failure::from_fred(&err, &Endpoint::new("127.0.0.1", 7001));
         assert_eq!(f.class, ErrorClass::Moved);
-        assert_eq!(
-            f.redirect,
-            Some(Redirect::Moved {
-                slot: 3999,
-                to: Endpoint::new("127.0.0.1", 7004)
-            })
-        );
+        assert_eq!(f.redirect, Some(Redirect::Moved { slot: 3999, to: Endpoint::new("127.0.0.1", 7004) }));
     }
 
     #[test]
     fn causes_describe_themselves() {
-        let moved = Cause::Moved {
-            from: Endpoint::new("127.0.0.1", 7001),
-        };
+        let moved = Cause::Moved { from: Endpoint::new("127.0.0.1", 7001) };
         assert_eq!(moved.describe(), "refreshed on MOVED from 127.0.0.1:7001");
-        let rr = Cause::ReconnectFailures {
-            endpoint: Endpoint::new("127.0.0.1", 7002),
-            after: Duration::from_millis(2100),
-        };
-        assert!(rr
-            .describe()
-            .starts_with("refreshed after 127.0.0.1:7002 failed for "));
+        let rr =
+            Cause::ReconnectFailures { endpoint: Endpoint::new("127.0.0.1", 7002), after: Duration::from_millis(2100) };
+        assert!(rr.describe().starts_with("refreshed after 127.0.0.1:7002 failed for "));
     }
 }

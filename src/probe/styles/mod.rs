@@ -42,9 +42,7 @@ pub use redirect::{parse_redirect, Redirect};
 pub const DEFAULT_REFRESH_AFTER: Duration = Duration::from_secs(5);
 
 /// The habits of the cluster client a probe emulates.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ClientStyle {
     /// fred's own cluster client: re-syncs its slot map on MOVED and on connection loss, falling back to the
@@ -64,11 +62,7 @@ pub enum ClientStyle {
 
 impl ClientStyle {
     /// Every style, in declaration order.
-    pub const ALL: [ClientStyle; 3] = [
-        ClientStyle::Fred,
-        ClientStyle::MovedOnly,
-        ClientStyle::ReconnectRefresh,
-    ];
+    pub const ALL: [ClientStyle; 3] = [ClientStyle::Fred, ClientStyle::MovedOnly, ClientStyle::ReconnectRefresh];
 
     /// The flag value, identical to the serde name.
     pub fn as_str(self) -> &'static str {
@@ -102,10 +96,7 @@ mod tests {
             let clap_name = style.to_possible_value().unwrap().get_name().to_string();
             assert_eq!(clap_name, style.as_str());
             assert_eq!(style.to_string(), style.as_str());
-            assert_eq!(
-                serde_json::to_string(&style).unwrap(),
-                format!("\"{}\"", style.as_str())
-            );
+            assert_eq!(serde_json::to_string(&style).unwrap(), format!("\"{}\"", style.as_str()));
             assert_eq!(ClientStyle::from_str(style.as_str(), false).unwrap(), style);
         }
         assert!(!ClientStyle::Fred.is_emulated());

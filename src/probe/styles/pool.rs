@@ -71,15 +71,8 @@ impl NodePool {
     pub(super) fn retain(&self, keep: &BTreeSet<Endpoint>) {
         let gone: Vec<Client> = {
             let mut clients = lock(&self.clients);
-            let gone_eps: Vec<Endpoint> = clients
-                .keys()
-                .filter(|ep| !keep.contains(*ep))
-                .cloned()
-                .collect();
-            gone_eps
-                .iter()
-                .filter_map(|ep| clients.remove(ep))
-                .collect()
+            let gone_eps: Vec<Endpoint> = clients.keys().filter(|ep| !keep.contains(*ep)).cloned().collect();
+            gone_eps.iter().filter_map(|ep| clients.remove(ep)).collect()
         };
         for client in gone {
             tokio::spawn(async move { connect::quit(&client).await });

@@ -85,10 +85,7 @@ pub struct ShardRecovery {
 
 /// Connection errors and timeouts: the node did not answer at all.
 pub(super) fn is_connection_class(class: ErrorClass) -> bool {
-    matches!(
-        class,
-        ErrorClass::Timeout | ErrorClass::ConnectionRefused | ErrorClass::ConnectionClosed
-    )
+    matches!(class, ErrorClass::Timeout | ErrorClass::ConnectionRefused | ErrorClass::ConnectionClosed)
 }
 
 #[derive(Debug, Clone)]
@@ -117,9 +114,7 @@ pub(super) struct RecoveryBook {
 
 impl RecoveryBook {
     fn open_mut(&mut self, slot: u16) -> Option<&mut Episode> {
-        self.episodes
-            .iter_mut()
-            .find(|e| e.recovered_ms.is_none() && e.owns(slot))
+        self.episodes.iter_mut().find(|e| e.recovered_ms.is_none() && e.owns(slot))
     }
 
     /// An operation on `slot`, started at `started_ms`, failed at `endpoint`; `shard` is the slots of its
@@ -134,10 +129,7 @@ impl RecoveryBook {
         at_ms: u64,
         started_ms: u64,
     ) {
-        let straggler = self
-            .episodes
-            .iter()
-            .any(|e| e.owns(slot) && e.recovered_ms.is_some_and(|r| r > started_ms));
+        let straggler = self.episodes.iter().any(|e| e.owns(slot) && e.recovered_ms.is_some_and(|r| r > started_ms));
         if let Some(ep) = self.open_mut(slot) {
             if ep.endpoint != *endpoint {
                 ep.endpoint = endpoint.clone();
@@ -150,11 +142,7 @@ impl RecoveryBook {
         if straggler {
             return;
         }
-        let slots = if shard.is_empty() {
-            vec![SlotRange::single(slot)]
-        } else {
-            shard.to_vec()
-        };
+        let slots = if shard.is_empty() { vec![SlotRange::single(slot)] } else { shard.to_vec() };
         self.episodes.push(Episode {
             slots,
             first_failure_ms: at_ms,
@@ -175,16 +163,9 @@ impl RecoveryBook {
         ep.recovered_ms = Some(at_ms);
         if ep.how.is_none() {
             ep.how = Some(if ep.endpoint == *endpoint {
-                RecoveryHow::RecoveredInPlace {
-                    endpoint: endpoint.clone(),
-                    at_ms,
-                }
+                RecoveryHow::RecoveredInPlace { endpoint: endpoint.clone(), at_ms }
             } else {
-                RecoveryHow::Rerouted {
-                    from: ep.endpoint.clone(),
-                    to: endpoint.clone(),
-                    at_ms,
-                }
+                RecoveryHow::Rerouted { from: ep.endpoint.clone(), to: endpoint.clone(), at_ms }
             });
         }
     }
@@ -224,12 +205,7 @@ impl RecoveryBook {
                 });
             }
         }
-        out.sort_by_key(|r| {
-            (
-                r.slots.first().map(|s| s.start),
-                r.first_failure_ms.unwrap_or(0),
-            )
-        });
+        out.sort_by_key(|r| (r.slots.first().map(|s| s.start), r.first_failure_ms.unwrap_or(0)));
         out
     }
 }
@@ -237,15 +213,12 @@ impl RecoveryBook {
 fn report(e: &Episode) -> ShardRecovery {
     let how = match (&e.how, e.recovered_ms) {
         (Some(how), _) => how.clone(),
-        (None, _) if is_connection_class(e.last_class) => RecoveryHow::StuckRetrying {
-            endpoint: e.endpoint.clone(),
-            since_ms: e.endpoint_since_ms,
-        },
-        (None, _) => RecoveryHow::Failing {
-            endpoint: e.endpoint.clone(),
-            class: e.last_class,
-            since_ms: e.endpoint_since_ms,
-        },
+        (None, _) if is_connection_class(e.last_class) => {
+            RecoveryHow::StuckRetrying { endpoint: e.endpoint.clone(), since_ms: e.endpoint_since_ms }
+        }
+        (None, _) => {
+            RecoveryHow::Failing { endpoint: e.endpoint.clone(), class: e.last_class, since_ms: e.endpoint_since_ms }
+        }
     };
     ShardRecovery {
         slots: e.slots.clone(),
@@ -261,11 +234,7 @@ fn report(e: &Episode) -> ShardRecovery {
 
 /// `0-5460` or `0-10,20-30`.
 pub(super) fn label(slots: &[SlotRange]) -> String {
-    slots
-        .iter()
-        .map(SlotRange::to_string)
-        .collect::<Vec<_>>()
-        .join(",")
+    slots.iter().map(SlotRange::to_string).collect::<Vec<_>>().join(",")
 }
 
 #[cfg(test)]
@@ -277,35 +246,18 @@ mod tests {
     }
 
     fn shards() -> Vec<Vec<SlotRange>> {
-        vec![
-            vec![SlotRange::new(0, 5460)],
-            vec![SlotRange::new(5461, 10922)],
-            vec![SlotRange::new(10923, 16383)],
-        ]
+        vec![vec![SlotRange::new(0, 5460)], vec![SlotRange::new(5461, 10922)], vec![SlotRange::new(10923, 16383)]]
     }
 
     #[test]
     fn a_dead_node_retried_is_stuck_and_others_never_failed() {
         let mut book = RecoveryBook::default();
         let s = shards();
-        book.failure(
-            100,
-            &s[0],
-            &ep(7000),
-            ErrorClass::ConnectionClosed,
-            1000,
-            1000,
-        );
+        book.failure(100, &s[0], &ep(7000), ErrorClass::ConnectionClosed, 1000, 1000);
         book.failure(100, &s[0], &ep(7000), ErrorClass::Timeout, 2100, 2100);
         let snap = book.snapshot(&s);
         assert_eq!(snap.len(), 3);
-        assert_eq!(
-            snap[0].how,
-            RecoveryHow::StuckRetrying {
-                endpoint: ep(7000),
-                since_ms: 1000
-            }
-        );
+        assert_eq!(snap[0].how, RecoveryHow::StuckRetrying { endpoint: ep(7000), since_ms: 1000 });
         assert_eq!(snap[0].failures, 2);
         assert_eq!(snap[0].label, "0-5460");
         assert_eq!(snap[0].recovered_ms, None);
@@ -319,24 +271,12 @@ mod tests {
         let s = shards();
         book.failure(6000, &s[1], &ep(7001), ErrorClass::Moved, 500, 500);
         assert_eq!(book.open(), vec![(5461, ep(7001))]);
-        book.rerouted_by(
-            5461,
-            RecoveryHow::RefreshedOnMoved {
-                from: ep(7001),
-                at_ms: 510,
-            },
-        );
+        book.rerouted_by(5461, RecoveryHow::RefreshedOnMoved { from: ep(7001), at_ms: 510 });
         book.success(6000, &ep(7004), 515);
         assert!(book.open().is_empty());
         let snap = book.snapshot(&s);
         let r = &snap[1];
-        assert_eq!(
-            r.how,
-            RecoveryHow::RefreshedOnMoved {
-                from: ep(7001),
-                at_ms: 510
-            }
-        );
+        assert_eq!(r.how, RecoveryHow::RefreshedOnMoved { from: ep(7001), at_ms: 510 });
         assert_eq!((r.recovered_ms, r.outage_ms), (Some(515), Some(15)));
         // A straggler sent before the recovery opens nothing; a later failure is a new episode.
         book.failure(6000, &s[1], &ep(7001), ErrorClass::Timeout, 1500, 505);
@@ -344,14 +284,7 @@ mod tests {
         book.failure(6000, &s[1], &ep(7004), ErrorClass::ClusterDown, 900, 900);
         let snap = book.snapshot(&s);
         assert_eq!(snap.len(), 4);
-        assert!(matches!(
-            snap[2].how,
-            RecoveryHow::Failing {
-                class: ErrorClass::ClusterDown,
-                since_ms: 900,
-                ..
-            }
-        ));
+        assert!(matches!(snap[2].how, RecoveryHow::Failing { class: ErrorClass::ClusterDown, since_ms: 900, .. }));
     }
 
     #[test]
@@ -363,36 +296,18 @@ mod tests {
         book.failure(11000, &s[2], &ep(7002), ErrorClass::Timeout, 30, 30);
         book.success(11000, &ep(7005), 40);
         let snap = book.snapshot(&s);
-        assert_eq!(
-            snap[0].how,
-            RecoveryHow::RecoveredInPlace {
-                endpoint: ep(7000),
-                at_ms: 20
-            }
-        );
-        assert_eq!(
-            snap[2].how,
-            RecoveryHow::Rerouted {
-                from: ep(7002),
-                to: ep(7005),
-                at_ms: 40
-            }
-        );
+        assert_eq!(snap[0].how, RecoveryHow::RecoveredInPlace { endpoint: ep(7000), at_ms: 20 });
+        assert_eq!(snap[2].how, RecoveryHow::Rerouted { from: ep(7002), to: ep(7005), at_ms: 40 });
     }
 
     #[test]
     fn serialises_with_a_kind_tag() {
-        let how = RecoveryHow::RefreshedAfterReconnectFailures {
-            endpoint: ep(7000),
-            after_ms: 2000,
-            at_ms: 3000,
-        };
+        let how = RecoveryHow::RefreshedAfterReconnectFailures { endpoint: ep(7000), after_ms: 2000, at_ms: 3000 };
         assert_eq!(
             serde_json::to_string(&how).unwrap(),
             r#"{"kind":"refreshed_after_reconnect_failures","endpoint":{"host":"127.0.0.1","port":7000},"after_ms":2000,"at_ms":3000}"#
         );
-        let back: RecoveryHow =
-            serde_json::from_str(&serde_json::to_string(&how).unwrap()).unwrap();
+        let back: RecoveryHow = serde_json::from_str(&serde_json::to_string(&how).unwrap()).unwrap();
         assert_eq!(back, how);
     }
 }

@@ -26,10 +26,7 @@ pub enum Redirect {
 /// that answered (`answered_by`) fills that gap, as cluster clients do.
 pub fn parse_redirect(text: &str, answered_by: &Endpoint) -> Option<Redirect> {
     let text = text.trim();
-    let start = ["MOVED ", "ASK "]
-        .iter()
-        .filter_map(|w| text.find(w))
-        .min()?;
+    let start = ["MOVED ", "ASK "].iter().filter_map(|w| text.find(w)).min()?;
     // Only a leading word or one right after "...: " is a reply; "MOVED" inside other text is not.
     if start != 0 && !text[..start].ends_with(": ") {
         return None;
@@ -61,17 +58,11 @@ mod tests {
     fn parses_moved_and_ask() {
         assert_eq!(
             parse_redirect("MOVED 3999 127.0.0.1:7002", &node()),
-            Some(Redirect::Moved {
-                slot: 3999,
-                to: Endpoint::new("127.0.0.1", 7002)
-            })
+            Some(Redirect::Moved { slot: 3999, to: Endpoint::new("127.0.0.1", 7002) })
         );
         assert_eq!(
             parse_redirect("Cluster Error: ASK 12 10.0.0.3:6379", &node()),
-            Some(Redirect::Ask {
-                slot: 12,
-                to: Endpoint::new("10.0.0.3", 6379)
-            })
+            Some(Redirect::Ask { slot: 12, to: Endpoint::new("10.0.0.3", 6379) })
         );
     }
 
@@ -79,10 +70,7 @@ mod tests {
     fn fills_an_unknown_host_from_the_answering_node() {
         assert_eq!(
             parse_redirect("MOVED 1 :7005", &node()),
-            Some(Redirect::Moved {
-                slot: 1,
-                to: Endpoint::new("127.0.0.1", 7005)
-            })
+            Some(Redirect::Moved { slot: 1, to: Endpoint::new("127.0.0.1", 7005) })
         );
     }
 
