@@ -419,3 +419,41 @@ fn lab_run_refuses_a_state_file_that_is_not_a_lab() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("refusing"));
     }
 }
+
+#[test]
+fn lab_up_runs_until_sigterm_then_stops_everything_and_exits_130() {
+    use std::io::BufRead;
+    support::require_redis();
+    let _guard = support::heavy_lock();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_redis-failover-probe"))
+        .args(["lab", "up", "--topology", "standalone", "--replicas", "1", "--output", "json"])
+        .env_remove("REDIS_URL")
+        .env_remove("REDIS_MODE")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The JSON document is printed once the lab is ready; it ends with a closing brace alone on its line.
+    let mut text = String::new();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        text.push_str(&line);
+        text.push('\n');
+        if line == "}" {
+            break;
+        }
+    }
+    let up: UpReport = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert!(!up.detached);
+    let pids: Vec<u32> = up.state.pids();
+    let ports: Vec<u16> = up.state.nodes.iter().map(|n| n.port).collect();
+    assert_eq!(pids.len(), 2);
+    assert!(pids.iter().all(|p| pid_running(*p)));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    // `lab up` was their parent and reaped them: not even zombies remain.
+    assert_all_gone(&pids, &ports);
+    assert!(!up.state.dir.exists());
+}

@@ -939,3 +939,66 @@ mod send_check {
         assert_send(&lab.run(s));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scenarios_from_their_names() {
+        let s = Scenario::from_kind(ScenarioKind::HangPrimary, Some(2), None, false);
+        assert_eq!(s, Scenario::HangPrimary { shard: Some(2), duration: DEFAULT_HANG });
+        assert_eq!(s.shard(), 2);
+        let s = Scenario::from_kind(ScenarioKind::ReplaceNode, None, None, true);
+        assert_eq!(s, Scenario::ReplaceNode { shard: None, replica: true });
+        assert_eq!(s.shard(), 0, "the default target is the shard owning slot 0");
+        for k in [
+            ScenarioKind::RoleSwap,
+            ScenarioKind::KillPrimary,
+            ScenarioKind::ReplaceNode,
+            ScenarioKind::RollingReplace,
+            ScenarioKind::HangPrimary,
+        ] {
+            assert_eq!(Scenario::from_kind(k, None, None, false).kind(), k);
+            assert_eq!(serde_json::to_string(&k).unwrap(), format!("\"{}\"", k.as_str()));
+            use clap::ValueEnum;
+            assert_eq!(k.to_possible_value().unwrap().get_name(), k.as_str());
+        }
+    }
+
+    #[test]
+    fn event_kinds_are_snake_case() {
+        assert_eq!(serde_json::to_string(&LabEventKind::NodeForgotten).unwrap(), "\"node_forgotten\"");
+        assert_eq!(serde_json::to_string(&LabEventKind::ScenarioStarted).unwrap(), "\"scenario_started\"");
+        assert_eq!(serde_json::to_string(&TopologyKind::Enterprise).unwrap(), "\"enterprise\"");
+    }
+
+    #[test]
+    fn topologies_map_to_modes() {
+        assert_eq!(TopologyKind::Cluster.mode(), Mode::OssCluster);
+        assert_eq!(TopologyKind::Enterprise.mode(), Mode::Enterprise);
+        assert_eq!(TopologyKind::Standalone.mode(), Mode::Standalone);
+    }
+
+    #[test]
+    fn options_are_checked() {
+        let mut o = LabOptions::default();
+        assert!(validate(TopologyKind::Cluster, &o).is_ok());
+        o.primaries = 0;
+        assert!(validate(TopologyKind::Cluster, &o).unwrap_err().to_string().contains("--primaries 0"));
+        o = LabOptions { replicas: 0, ..LabOptions::default() };
+        assert!(validate(TopologyKind::Enterprise, &o).is_err());
+        assert!(validate(TopologyKind::Standalone, &o).is_ok());
+        o.node_timeout = Duration::from_millis(10);
+        assert!(validate(TopologyKind::Standalone, &o).is_err());
+    }
+
+    #[test]
+    fn lab_keys_land_in_their_slot() {
+        for slot in [0u16, 5461, 16383] {
+            let k = key_for_slot(slot);
+            assert!(k.starts_with("rfp:lab:"));
+            assert_eq!(crate::topology::key_slot(k.as_bytes()), slot);
+        }
+    }
+}
