@@ -8,9 +8,11 @@ use std::time::Duration;
 
 use fred::prelude::*;
 use redis_failover_probe::cli::Mode;
+use redis_failover_probe::clock::Clock;
+use redis_failover_probe::commands::lab::UpReport;
 use redis_failover_probe::connect::{self, Factory};
 use redis_failover_probe::lab::{
-    pid_running, port_accepts, Lab, LabEventKind, LabState, Scenario, ScenarioReport, TopologyKind,
+    pid_running, port_accepts, Lab, LabEventKind, LabOptions, LabState, Scenario, ScenarioReport, TopologyKind,
 };
 use redis_failover_probe::settings::Target;
 use redis_failover_probe::topology::{parse_cluster_nodes, Endpoint, Topology};
@@ -153,6 +155,16 @@ fn rolling_replace_leaves_no_original_endpoint() {
         assert_eq!(topo.covered_slots(), 16384);
         assert_eq!(topo.shards.iter().filter(|s| !s.slots.is_empty()).count(), 3);
         read_keys(&lab, &keys).await;
+
+        // Longer than the node timeout: the replica takes over, the old primary comes back as its replica.
+        let r =
+            lab.run(&Scenario::HangPrimary { shard: Some(1), duration: Duration::from_millis(4000) }).await.unwrap();
+        check_truth(&r);
+        assert_ne!(r.old_primary, r.new_primary, "the cluster should have promoted");
+        assert!(r.ground_truth.unwrap().unavailable_ms < 4000);
+        assert_eq!(role_of(r.old_primary.as_ref().unwrap()).await, "slave");
+        assert_eq!(role_of(r.new_primary.as_ref().unwrap()).await, "master");
+        read_keys(&lab, &keys).await;
         lab.shutdown().await;
     });
 }
@@ -194,10 +206,10 @@ fn enterprise_hang_longer_than_down_after_fails_over_and_fences() {
     heavy(|| async {
         let mut lab = support::start_enterprise().await;
         let endpoint = lab.seeds();
-        let r = lab.run(&Scenario::HangPrimary { shard: None, duration: Duration::from_millis(3000) }).await.unwrap();
+        let r = lab.run(&Scenario::HangPrimary { shard: None, duration: Duration::from_millis(4000) }).await.unwrap();
         check_truth(&r);
         assert_ne!(r.old_primary, r.new_primary, "Sentinel should have promoted");
-        assert!(r.ground_truth.unwrap().unavailable_ms < 3000);
+        assert!(r.ground_truth.unwrap().unavailable_ms < 4000);
         assert_eq!(role_of(r.old_primary.as_ref().unwrap()).await, "slave");
         assert_eq!(lab.seeds(), endpoint);
         endpoint_takes_writes(&lab).await;
@@ -208,10 +220,32 @@ fn enterprise_hang_longer_than_down_after_fails_over_and_fences() {
 #[test]
 fn standalone_scenarios() {
     heavy(|| async {
-        let mut lab = support::start_standalone().await;
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut lab = Lab::start(
+            TopologyKind::Standalone,
+            &LabOptions { replicas: 0, ..LabOptions::default() },
+            Clock::start(),
+            Some(tx),
+        )
+        .await
+        .unwrap();
         assert_eq!(lab.node_endpoints().len(), 1);
         let r = lab.run(&Scenario::HangPrimary { shard: None, duration: Duration::from_millis(300) }).await.unwrap();
         check_truth(&r);
+        lab.shutdown().await;
+        // Every event also went down the channel, in the lab's order.
+        let mut sent = Vec::new();
+        while let Ok(e) = rx.try_recv() {
+            sent.push(e.kind);
+        }
+        assert_eq!(sent.first(), Some(&LabEventKind::NodeStarted));
+        assert!(sent.contains(&LabEventKind::LabReady));
+        for e in &r.events {
+            assert!(sent.contains(&e.kind), "{:?} not sent", e.kind);
+        }
+
+        let lab = support::start_standalone().await;
+        assert_eq!(lab.seeds(), lab.node_endpoints());
         lab.shutdown().await;
 
         let mut lab = support::start_standalone_with(1).await;
@@ -303,11 +337,15 @@ fn lab_subcommand_detach_status_run_down() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let up: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(up["kind"], "cluster");
-    assert_eq!(up["mode"], "oss-cluster");
-    assert!(up["hint"].as_str().unwrap().starts_with("export REDIS_URL=redis://127.0.0.1:"));
+    let raw: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(raw["kind"], "cluster");
+    assert_eq!(raw["mode"], "oss-cluster");
+    let up: UpReport = serde_json::from_value(raw).unwrap();
+    assert!(up.detached);
+    assert!(up.hint.starts_with("export REDIS_URL=redis://127.0.0.1:"));
+    assert!(up.hint.ends_with(" REDIS_MODE=oss-cluster"));
     let facts = LabState::read(&state).unwrap();
+    assert_eq!(up.state, facts);
     assert_eq!(facts.nodes.len(), 6);
     assert_eq!(facts.kind, TopologyKind::Cluster);
     let pids = facts.pids();
@@ -380,4 +418,42 @@ fn lab_run_refuses_a_state_file_that_is_not_a_lab() {
         assert_eq!(out.status.code(), Some(2), "{action:?}");
         assert!(String::from_utf8_lossy(&out.stderr).contains("refusing"));
     }
+}
+
+#[test]
+fn lab_up_runs_until_sigterm_then_stops_everything_and_exits_130() {
+    use std::io::BufRead;
+    support::require_redis();
+    let _guard = support::heavy_lock();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_redis-failover-probe"))
+        .args(["lab", "up", "--topology", "standalone", "--replicas", "1", "--output", "json"])
+        .env_remove("REDIS_URL")
+        .env_remove("REDIS_MODE")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The JSON document is printed once the lab is ready; it ends with a closing brace alone on its line.
+    let mut text = String::new();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        text.push_str(&line);
+        text.push('\n');
+        if line == "}" {
+            break;
+        }
+    }
+    let up: UpReport = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert!(!up.detached);
+    let pids: Vec<u32> = up.state.pids();
+    let ports: Vec<u16> = up.state.nodes.iter().map(|n| n.port).collect();
+    assert_eq!(pids.len(), 2);
+    assert!(pids.iter().all(|p| pid_running(*p)));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    // `lab up` was their parent and reaped them: not even zombies remain.
+    assert_all_gone(&pids, &ports);
+    assert!(!up.state.dir.exists());
 }

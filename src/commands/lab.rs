@@ -318,7 +318,15 @@ async fn up(c: &Ctx, a: &UpArgs) -> AppResult<ExitCode> {
         keep_dir: a.keep_dir,
         base_port: a.base_port,
     };
-    let lab = Lab::start(a.topology, &opts, Clock::start(), None).await?;
+    // Listening for Ctrl-C / SIGTERM starts before the lab does: a signal during start-up drops the half-started
+    // lab (which kills what it started), and one right after the facts are printed still stops the lab cleanly.
+    let stop = crate::signals::interrupted();
+    tokio::pin!(stop);
+    let lab = tokio::select! {
+        biased;
+        _ = &mut stop => return Ok(ExitCode::Interrupted),
+        started = Lab::start(a.topology, &opts, Clock::start(), None) => started?,
+    };
     let ready_ms = lab.ready_ms();
     if a.detach {
         let state = lab.detach().await;
@@ -330,7 +338,7 @@ async fn up(c: &Ctx, a: &UpArgs) -> AppResult<ExitCode> {
     let state = lab.state();
     let report = UpReport { hint: hint(&state), state, ready_ms, detached: false, state_file: None };
     output::emit(c.settings.output, &report);
-    crate::signals::interrupted().await;
+    stop.await;
     eprintln!("stopping the lab");
     lab.shutdown().await;
     Ok(ExitCode::Interrupted)

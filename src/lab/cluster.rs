@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use super::truth::watch_writes;
-use super::{key_for_slot, local, pending, GroundTruth, Lab, LabEventKind, Pending, Scenario, ScenarioStep, POLL};
+use super::{key_for_slot, local, pending, GroundTruth, Lab, LabEventKind, Pending, Scenario, ScenarioStep};
 use crate::error::{AppError, AppResult};
 use crate::topology::{
     merge, parse_cluster_info, parse_cluster_nodes, shards_from_nodes, ClusterNode, Role, Shard, SlotRange, SLOT_COUNT,
@@ -29,27 +29,6 @@ fn label(slots: &[SlotRange]) -> String {
 }
 
 impl Lab {
-    /// Polls `check` every ~10 ms until it holds, or fails after `limit` with the reason and the log of the node
-    /// it names.
-    pub(crate) async fn wait_for<F>(&self, what: &str, limit: Duration, mut check: F) -> AppResult<()>
-    where
-        F: AsyncFnMut() -> Result<(), Pending>,
-    {
-        let until = Instant::now() + limit;
-        loop {
-            match check().await {
-                Ok(()) => return Ok(()),
-                Err(p) if Instant::now() >= until => {
-                    return Err(self.fail_at(
-                        &format!("{what}: not done within {}: {}", crate::duration::human(limit), p.why),
-                        p.port,
-                    ))
-                }
-                Err(_) => tokio::time::sleep(POLL).await,
-            }
-        }
-    }
-
     fn settle_limit(&self) -> Duration {
         Duration::from_secs(15) + self.node_timeout() * 5
     }
@@ -80,7 +59,7 @@ impl Lab {
             }
         }
         let limit = self.settle_limit();
-        self.wait_for("cluster join", limit, async || self.cluster_known().await).await?;
+        wait_until!(self, "cluster join", limit, async { self.cluster_known().await })?;
         for &port in &ports {
             self.emit(
                 LabEventKind::NodeJoined,
@@ -93,7 +72,7 @@ impl Lab {
             let primary_id = self.id_of(primary_port);
             self.cmd_ok(port, &["CLUSTER", "REPLICATE", &primary_id]).await?;
         }
-        self.wait_for("cluster ready", limit, async || self.cluster_settled().await).await?;
+        wait_until!(self, "cluster ready", limit, async { self.cluster_settled().await })?;
         for &port in &ports[primaries..] {
             self.emit(LabEventKind::ReplicaSynced, Some(local(port)), format!("127.0.0.1:{port} replica link up"));
         }
@@ -207,7 +186,7 @@ impl Lab {
     /// Waits until the cluster is settled and returns the view of one live node.
     async fn settled_view(&self) -> AppResult<Vec<ClusterNode>> {
         let limit = self.settle_limit();
-        self.wait_for("cluster settle", limit, async || self.cluster_settled().await).await?;
+        wait_until!(self, "cluster settle", limit, async { self.cluster_settled().await })?;
         let port = self.live_ids().first().map(|(p, _)| *p).ok_or_else(|| AppError::Lab("no live node left".into()))?;
         self.cluster_nodes(port).await.map_err(|p| self.fail_at(&p.why, p.port))
     }
@@ -364,8 +343,9 @@ impl Lab {
         let candidates: Vec<u16> = shard.replicas.iter().map(|r| r.endpoint.port).collect();
         let watch = watch_writes(self.factory(), &candidates, &key_for_slot(shard.slots[0].start), self.write_limit());
         let limit = self.settle_limit();
-        self.wait_for("role swap", limit, async || self.promoted_everywhere(&new_id, &old_id, &shard.slots).await)
-            .await?;
+        wait_until!(self, "role swap", limit, async {
+            self.promoted_everywhere(&new_id, &old_id, &shard.slots).await
+        })?;
         self.emit(
             LabEventKind::ReplicaPromoted,
             Some(new.clone()),
@@ -405,11 +385,10 @@ impl Lab {
         let watch = watch_writes(self.factory(), &ports, &key_for_slot(shard.slots[0].start), self.write_limit());
         let limit = self.write_limit();
         let mut winner = 0;
-        self.wait_for("promotion after kill", limit, async || {
+        wait_until!(self, "promotion after kill", limit, async {
             winner = self.promoted_any(&candidates, &shard.slots).await?;
             Ok(())
-        })
-        .await?;
+        })?;
         let new = local(winner);
         self.emit(
             LabEventKind::ReplicaPromoted,
@@ -497,14 +476,13 @@ impl Lab {
             }
         }
         let limit = self.settle_limit();
-        self.wait_for("new node join", limit, async || self.cluster_known().await).await?;
+        wait_until!(self, "new node join", limit, async { self.cluster_known().await })?;
         self.emit(LabEventKind::NodeJoined, Some(local(new_port)), format!("127.0.0.1:{new_port} known to every node"));
         self.cmd_ok(new_port, &["CLUSTER", "REPLICATE", &primary_id]).await?;
         // CLUSTER FAILOVER on a replica that some node does not list yet times out after 5 s: wait for all.
-        self.wait_for("new replica sync", limit, async || {
+        wait_until!(self, "new replica sync", limit, async {
             self.replica_everywhere(new_port, &new_id, &primary_id).await
-        })
-        .await?;
+        })?;
         self.emit(
             LabEventKind::ReplicaSynced,
             Some(local(new_port)),
@@ -529,10 +507,9 @@ impl Lab {
                     .filter(|p| self.live_ports().contains(p)),
             );
             let watch = watch_writes(self.factory(), &ports, &key_for_slot(primary.slots[0].start), self.write_limit());
-            self.wait_for("failover to the new node", limit, async || {
+            wait_until!(self, "failover to the new node", limit, async {
                 self.promoted_everywhere(&new_id, &old_id, &primary.slots).await
-            })
-            .await?;
+            })?;
             self.emit(
                 LabEventKind::ReplicaPromoted,
                 Some(local(new_port)),
@@ -558,6 +535,9 @@ impl Lab {
         let repl = self.replication(port).await.map_err(|e| pending(e, Some(port)))?;
         if repl.get("master_link_status").map(String::as_str) != Some("up") {
             return Err(pending(format!("127.0.0.1:{port} has not synced yet"), Some(port)));
+        }
+        if let Some(p) = self.nodes.iter().find(|n| n.id.as_deref() == Some(primary_id)) {
+            self.online_at(p.port, port).await?;
         }
         for (other, _) in self.live_ids() {
             let nodes = self.cluster_nodes(other).await?;

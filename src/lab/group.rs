@@ -73,7 +73,7 @@ impl Lab {
             n.original = true;
         }
         let limit = self.group_limit();
-        self.wait_for("replicas sync", limit, async || self.group_view().await.map(|_| ())).await?;
+        wait_until!(self, "replicas sync", limit, async { self.group_view().await.map(|_| ()) })?;
         for &r in &replicas {
             self.emit(
                 LabEventKind::ReplicaSynced,
@@ -84,7 +84,7 @@ impl Lab {
         if let Some(haproxy) = haproxy {
             self.start_sentinel(primary, &replicas).await?;
             self.start_proxy(haproxy).await?;
-            self.wait_for("enterprise ready", limit, async || self.group_settled().await.map(|_| ())).await?;
+            wait_until!(self, "enterprise ready", limit, async { self.group_settled().await.map(|_| ()) })?;
         }
         Ok(())
     }
@@ -201,6 +201,7 @@ impl Lab {
             if r.get("master_link_status").map(String::as_str) != Some("up") {
                 return Err(pending(format!("127.0.0.1:{port} link to 127.0.0.1:{primary} is not up"), Some(*port)));
             }
+            self.online_at(primary, *port).await?;
         }
         Ok(GroupView { primary, replicas: replicas.into_iter().map(|(p, _)| p).collect() })
     }
@@ -439,7 +440,7 @@ impl Lab {
         );
         let watch = watch_writes(self.factory(), &[to], GROUP_KEY, self.group_write_limit());
         let limit = self.group_limit();
-        self.wait_for("planned failover", limit, async || {
+        wait_until!(self, "planned failover", limit, async {
             let r = self.replication(to).await.map_err(|e| pending(e, Some(to)))?;
             let o = self.replication(primary).await.map_err(|e| pending(e, Some(primary)))?;
             if r.get("role").map(String::as_str) == Some("master")
@@ -450,8 +451,7 @@ impl Lab {
             } else {
                 Err(pending("roles have not swapped yet", Some(primary)))
             }
-        })
-        .await?;
+        })?;
         self.emit(
             LabEventKind::ReplicaPromoted,
             Some(local(to)),
@@ -505,7 +505,7 @@ impl Lab {
         let watch = watch_writes(self.factory(), &view.replicas, GROUP_KEY, self.group_write_limit());
         let limit = self.group_write_limit();
         let mut winner = 0;
-        self.wait_for("sentinel promotion", limit, async || {
+        wait_until!(self, "sentinel promotion", limit, async {
             let (port, _) = self.sentinel_master().await?;
             if port == old {
                 return Err(pending("sentinel has not switched yet", None));
@@ -516,8 +516,7 @@ impl Lab {
             }
             winner = port;
             Ok(())
-        })
-        .await?;
+        })?;
         self.emit(LabEventKind::ReplicaPromoted, Some(local(winner)), format!("sentinel promoted 127.0.0.1:{winner}"));
         self.primary = Some(winner);
         let truth = self.group_truth(watch, stopped).await?;
@@ -578,15 +577,14 @@ impl Lab {
         let new = self.start_node(false, &[format!("replicaof 127.0.0.1 {}", view.primary)]).await?;
         let limit = self.group_limit();
         let primary = view.primary;
-        self.wait_for("new replica sync", limit, async || {
+        wait_until!(self, "new replica sync", limit, async {
             let r = self.replication(new).await.map_err(|e| pending(e, Some(new)))?;
             if r.get("master_link_status").map(String::as_str) == Some("up") {
-                Ok(())
+                self.online_at(primary, new).await
             } else {
                 Err(pending(format!("127.0.0.1:{new} has not synced yet"), Some(new)))
             }
-        })
-        .await?;
+        })?;
         self.emit(
             LabEventKind::ReplicaSynced,
             Some(local(new)),

@@ -13,6 +13,29 @@
 //! Every Redis command goes through the connection [`Factory`]; every process is killed and reaped when the
 //! [`Lab`] is dropped (unless it was detached to a state file for `lab up --detach`).
 
+/// Polls a condition (an expression giving a future of `Result<T, Pending>`, evaluated afresh on every turn) every
+/// ~10 ms until it holds, or fails after `limit` with the reason and the log of the node it names. A macro rather
+/// than a function taking an async closure, so the futures of `Lab::run` stay `Send`.
+macro_rules! wait_until {
+    ($lab:expr, $what:expr, $limit:expr, $check:expr) => {{
+        let limit: std::time::Duration = $limit;
+        let until = std::time::Instant::now() + limit;
+        loop {
+            let outcome: Result<_, $crate::lab::Pending> = $check.await;
+            match outcome {
+                Ok(v) => break Ok::<_, $crate::error::AppError>(v),
+                Err(p) if std::time::Instant::now() >= until => {
+                    break Err($lab.fail_at(
+                        &format!("{}: not done within {}: {}", $what, $crate::duration::human(limit), p.why),
+                        p.port,
+                    ));
+                }
+                Err(_) => tokio::time::sleep($crate::lab::POLL).await,
+            }
+        }
+    }};
+}
+
 mod bench;
 mod cluster;
 mod group;
@@ -573,7 +596,11 @@ impl Lab {
         let report = ScenarioReport {
             scenario: scenario.kind(),
             topology: self.kind,
-            shard: if scenario.kind() == ScenarioKind::RollingReplace { "all shards".into() } else { shard },
+            shard: if scenario.kind() == ScenarioKind::RollingReplace && self.kind == TopologyKind::Cluster {
+                "all shards".into()
+            } else {
+                shard
+            },
             old_primary,
             new_primary,
             retired_endpoints: steps.iter().filter_map(|s| s.retired.clone()).collect(),
@@ -690,6 +717,25 @@ impl Lab {
     /// `INFO replication` of one node.
     pub(crate) async fn replication(&self, port: u16) -> Result<std::collections::BTreeMap<String, String>, String> {
         Ok(crate::topology::parse_info(&self.cmd(port, &["INFO", "replication"]).await?))
+    }
+
+    /// The primary on `primary` lists the replica on `replica` as `state=online` (with diskless sync that comes
+    /// a moment after the replica reports its link up; FAILOVER refuses a replica that is not online yet).
+    pub(crate) async fn online_at(&self, primary: u16, replica: u16) -> Result<(), Pending> {
+        let info = self.replication(primary).await.map_err(|e| pending(e, Some(primary)))?;
+        let online = info
+            .iter()
+            .filter(|(k, _)| k.starts_with("slave") && k[5..].parse::<u32>().is_ok())
+            .map(|(_, v)| crate::topology::parse_info_subfields(v))
+            .any(|f| {
+                f.get("port").map(String::as_str) == Some(replica.to_string().as_str())
+                    && f.get("state").map(String::as_str) == Some("online")
+            });
+        if online {
+            Ok(())
+        } else {
+            Err(pending(format!("127.0.0.1:{primary} does not list 127.0.0.1:{replica} online yet"), Some(primary)))
+        }
     }
 
     /// An error with the tail of the log of the node on `port` (or of the whole lab dir).
@@ -875,4 +921,84 @@ fn validate(kind: TopologyKind, opts: &LabOptions) -> AppResult<()> {
 /// A key in `slot` under the lab's prefix.
 pub(crate) fn key_for_slot(slot: u16) -> String {
     format!("rfp:lab:{{{}}}:w", crate::topology::tag_for_slot(slot))
+}
+
+/// Compile-time checks: a lab and its futures can move between tasks of a multi-threaded runtime.
+#[cfg(test)]
+#[allow(dead_code)]
+mod send_check {
+    fn assert_send<T: Send>(_: &T) {}
+    fn lab_and_futures_are_send(lab: &mut super::Lab, s: &super::Scenario) {
+        assert_send(lab);
+        assert_send(&super::Lab::start(
+            super::TopologyKind::Cluster,
+            &super::LabOptions::default(),
+            crate::clock::Clock::start(),
+            None,
+        ));
+        assert_send(&lab.run(s));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scenarios_from_their_names() {
+        let s = Scenario::from_kind(ScenarioKind::HangPrimary, Some(2), None, false);
+        assert_eq!(s, Scenario::HangPrimary { shard: Some(2), duration: DEFAULT_HANG });
+        assert_eq!(s.shard(), 2);
+        let s = Scenario::from_kind(ScenarioKind::ReplaceNode, None, None, true);
+        assert_eq!(s, Scenario::ReplaceNode { shard: None, replica: true });
+        assert_eq!(s.shard(), 0, "the default target is the shard owning slot 0");
+        for k in [
+            ScenarioKind::RoleSwap,
+            ScenarioKind::KillPrimary,
+            ScenarioKind::ReplaceNode,
+            ScenarioKind::RollingReplace,
+            ScenarioKind::HangPrimary,
+        ] {
+            assert_eq!(Scenario::from_kind(k, None, None, false).kind(), k);
+            assert_eq!(serde_json::to_string(&k).unwrap(), format!("\"{}\"", k.as_str()));
+            use clap::ValueEnum;
+            assert_eq!(k.to_possible_value().unwrap().get_name(), k.as_str());
+        }
+    }
+
+    #[test]
+    fn event_kinds_are_snake_case() {
+        assert_eq!(serde_json::to_string(&LabEventKind::NodeForgotten).unwrap(), "\"node_forgotten\"");
+        assert_eq!(serde_json::to_string(&LabEventKind::ScenarioStarted).unwrap(), "\"scenario_started\"");
+        assert_eq!(serde_json::to_string(&TopologyKind::Enterprise).unwrap(), "\"enterprise\"");
+    }
+
+    #[test]
+    fn topologies_map_to_modes() {
+        assert_eq!(TopologyKind::Cluster.mode(), Mode::OssCluster);
+        assert_eq!(TopologyKind::Enterprise.mode(), Mode::Enterprise);
+        assert_eq!(TopologyKind::Standalone.mode(), Mode::Standalone);
+    }
+
+    #[test]
+    fn options_are_checked() {
+        let mut o = LabOptions::default();
+        assert!(validate(TopologyKind::Cluster, &o).is_ok());
+        o.primaries = 0;
+        assert!(validate(TopologyKind::Cluster, &o).unwrap_err().to_string().contains("--primaries 0"));
+        o = LabOptions { replicas: 0, ..LabOptions::default() };
+        assert!(validate(TopologyKind::Enterprise, &o).is_err());
+        assert!(validate(TopologyKind::Standalone, &o).is_ok());
+        o.node_timeout = Duration::from_millis(10);
+        assert!(validate(TopologyKind::Standalone, &o).is_err());
+    }
+
+    #[test]
+    fn lab_keys_land_in_their_slot() {
+        for slot in [0u16, 5461, 16383] {
+            let k = key_for_slot(slot);
+            assert!(k.starts_with("rfp:lab:"));
+            assert_eq!(crate::topology::key_slot(k.as_bytes()), slot);
+        }
+    }
 }
