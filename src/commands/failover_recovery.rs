@@ -103,6 +103,9 @@ pub async fn cleanup(conn: &Connection, keys: &[String]) {
 pub async fn run(c: &Ctx, args: &FailoverRecoveryArgs) -> AppResult<ExitCode> {
     plan::validate(&args.probe)?;
     rehearsal::validate(&args.lab, args.probe.duration)?;
+    if args.client.is_emulated() && args.probe.read_only {
+        return Err(crate::error::AppError::BadInput(format!("--client {} does not support --read-only", args.client)));
+    }
     let log = args.probe.events.as_deref().map(EventLog::create).transpose()?;
     let metrics =
         crate::metrics::MetricsSink::start(args.probe.metrics_listen.as_deref(), args.probe.metrics_file.as_deref())
@@ -155,8 +158,28 @@ pub async fn run(c: &Ctx, args: &FailoverRecoveryArgs) -> AppResult<ExitCode> {
     };
     let collector = Collector::new(clock, args.probe.duration, plan::STRIP_WIDTH, log);
     let view = crate::render::choose(c.settings.output, args.probe.duration, "failover-recovery");
-    let source =
-        Source { prober: Arc::new(engine::FredProber(conn.clone())), conn: Some(conn.clone()), targets, topology, cfg };
+    // An emulated client style probes through its own connections; fred's connection still watches.
+    let emulated = if args.client.is_emulated() {
+        if conn.mode != crate::cli::Mode::OssCluster {
+            return Err(crate::error::AppError::BadInput(format!("--client {} needs --mode oss-cluster", args.client)));
+        }
+        let options = crate::probe::styles::StyleOptions {
+            refresh_after: args.refresh_after,
+            events: Some(tx.clone()),
+            source: String::new(),
+        };
+        Some(
+            crate::probe::styles::EmulatedCluster::connect_with(Arc::clone(&factory), args.client, clock, options)
+                .await?,
+        )
+    } else {
+        None
+    };
+    let prober: Arc<dyn engine::Prober> = match &emulated {
+        Some(e) => Arc::new(e.clone()),
+        None => Arc::new(engine::FredProber(conn.clone())),
+    };
+    let source = Source { prober, conn: Some(conn.clone()), targets, topology, cfg };
     let injection = async {
         match (lab, args.lab.lab) {
             (Some(lab), Some(kind)) => {
@@ -191,9 +214,13 @@ pub async fn run(c: &Ctx, args: &FailoverRecoveryArgs) -> AppResult<ExitCode> {
     let info = SourceInfo {
         name: String::new(),
         mode: conn.mode.to_string(),
-        client: "fred".into(),
+        client: args.client.to_string(),
         endpoints: target.display_urls(),
     };
-    let summary = summarize("failover-recovery", vec![info], &args.probe, &clock, &outcome, lab_summary);
+    let mut summary = summarize("failover-recovery", vec![info], &args.probe, &clock, &outcome, lab_summary);
+    if let Some(e) = &emulated {
+        summary.recovery = vec![crate::report::SourceRecovery { source: String::new(), shards: e.recovery() }];
+        e.close().await;
+    }
     Ok(finish(c, &summary, args.probe.report.as_deref(), outcome.collector.log_error.as_deref()))
 }
