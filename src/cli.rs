@@ -370,6 +370,16 @@ mod tests {
     }
 
     #[test]
+    fn runbook_durations_parse_as_seconds() {
+        let cli =
+            Cli::try_parse_from(["rfp", "--mode", "oss-cluster", "failover-recovery", "--duration", "300"]).unwrap();
+        match cli.command {
+            Command::FailoverRecovery(a) => assert_eq!(a.probe.duration, Duration::from_secs(300)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn garbage_timeout_is_refused() {
         let err = Cli::try_parse_from(["rfp", "status", "--timeout", "soon"]).unwrap_err();
         assert!(err.to_string().contains("not a duration"));

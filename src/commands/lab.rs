@@ -66,6 +66,10 @@ pub struct UpArgs {
     /// Keep the temp dir (configs and logs) when the lab stops.
     #[arg(long)]
     pub keep_dir: bool,
+    /// Cluster: a stable discovery endpoint (HAProxy to any live node) as the seed, like a managed cluster's
+    /// public address.
+    #[arg(long)]
+    pub seed_proxy: bool,
     /// Leave the lab running, write the state file and return.
     #[arg(long)]
     pub detach: bool,
@@ -317,6 +321,7 @@ async fn up(c: &Ctx, a: &UpArgs) -> AppResult<ExitCode> {
         node_timeout: a.node_timeout,
         keep_dir: a.keep_dir,
         base_port: a.base_port,
+        seed_proxy: a.seed_proxy,
     };
     // Listening for Ctrl-C / SIGTERM starts before the lab does: a signal during start-up drops the half-started
     // lab (which kills what it started), and one right after the facts are printed still stops the lab cleanly.

@@ -38,7 +38,14 @@ pub fn validate(args: &RehearsalArgs, duration: Duration) -> AppResult<()> {
 /// Starts a lab of `kind` with the rehearsal's sizes.
 pub async fn start(kind: TopologyKind, args: &RehearsalArgs) -> AppResult<Lab> {
     let replicas = if kind == TopologyKind::Standalone { args.replicas.min(1) } else { args.replicas };
-    let opts = LabOptions { primaries: args.primaries, replicas, ..LabOptions::default() };
+    // A cluster gets a stable discovery endpoint as its seed, as a managed OSS cluster has: without it, replacing
+    // every node would leave even a client that falls back to its seeds nowhere to go.
+    let opts = LabOptions {
+        primaries: args.primaries,
+        replicas,
+        seed_proxy: kind == TopologyKind::Cluster,
+        ..LabOptions::default()
+    };
     Lab::start(kind, &opts, Clock::start(), None).await
 }
 

@@ -488,6 +488,7 @@ impl Lab {
             Some(local(new_port)),
             format!("127.0.0.1:{new_port} replicates {} and every node lists it", primary.endpoint),
         );
+        self.proxy_add(new_port).await?;
         let mut truth = None;
         let mut new_primary = primary.endpoint.clone();
         if was_primary {
@@ -556,6 +557,7 @@ impl Lab {
 
     /// Shuts a node down (SIGTERM, reaped) and sends CLUSTER FORGET to every remaining node.
     async fn retire_cluster_node(&mut self, port: u16, id: &str) -> AppResult<()> {
+        self.proxy_remove(port).await?;
         let idx = self.node_index(port).expect("a lab node");
         self.drop_client(port).await;
         self.nodes[idx].proc.terminate(Duration::from_secs(5));

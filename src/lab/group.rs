@@ -83,7 +83,7 @@ impl Lab {
         }
         if let Some(haproxy) = haproxy {
             self.start_sentinel(primary, &replicas).await?;
-            self.start_proxy(haproxy).await?;
+            self.start_proxy(haproxy, true).await?;
             wait_until!(self, "enterprise ready", limit, async { self.group_settled().await.map(|_| ()) })?;
         }
         Ok(())
@@ -131,7 +131,9 @@ impl Lab {
         Ok(())
     }
 
-    async fn start_proxy(&mut self, haproxy: &std::path::Path) -> AppResult<()> {
+    /// Starts HAProxy in front of every live node: checking the role (enterprise: only the primary gets
+    /// traffic) or only PING (a cluster's stable discovery endpoint, like a managed cluster's public address).
+    pub(crate) async fn start_proxy(&mut self, haproxy: &std::path::Path, role_check: bool) -> AppResult<()> {
         let port = self.ports.take(false)?;
         let dir = self.dir.join(format!("haproxy-{port}"));
         std::fs::create_dir_all(&dir).map_err(|e| AppError::Lab(format!("cannot create {}: {e}", dir.display())))?;
@@ -142,7 +144,7 @@ impl Lab {
             slots.push(None);
         }
         let path = dir.join("haproxy.cfg");
-        std::fs::write(&path, proxy::config(&dir, port, &slots))
+        std::fs::write(&path, proxy::config(&dir, port, &slots, role_check))
             .map_err(|e| AppError::Lab(format!("cannot write {}: {e}", path.display())))?;
         let marker = path.display().to_string();
         let proc = process::Proc::spawn(haproxy, &["-f", &marker, "-db"], &dir, &marker)?;
@@ -163,6 +165,42 @@ impl Lab {
             tokio::time::sleep(POLL).await;
         }
         self.emit(LabEventKind::NodeStarted, Some(local(port)), format!("haproxy pid {pid} on 127.0.0.1:{port}"));
+        Ok(())
+    }
+
+    /// Points a spare HAProxy slot at a new node (no-op without a proxy).
+    pub(crate) async fn proxy_add(&mut self, new: u16) -> AppResult<()> {
+        if let Some(socket) = self.proxy_socket() {
+            let p = self.proxy.as_mut().expect("proxy");
+            let free = match p.slots.iter().position(Option::is_none) {
+                Some(i) => i,
+                None => return Err(AppError::Lab("no spare HAProxy slot left".into())),
+            };
+            p.slots[free] = Some(new);
+            proxy::enable_slot(&socket, free, new).await.map_err(AppError::Lab)?;
+            self.emit(
+                LabEventKind::ProxyReconfigured,
+                Some(local(new)),
+                format!("haproxy be/s{} -> 127.0.0.1:{new}, state ready", free + 1),
+            );
+        }
+        Ok(())
+    }
+
+    /// Takes a retired node's HAProxy slot out of service; the slot becomes a spare again.
+    pub(crate) async fn proxy_remove(&mut self, old: u16) -> AppResult<()> {
+        if let Some(socket) = self.proxy_socket() {
+            let p = self.proxy.as_mut().expect("proxy");
+            if let Some(i) = p.slots.iter().position(|s| *s == Some(old)) {
+                p.slots[i] = None;
+                proxy::retire_slot(&socket, i).await.map_err(AppError::Lab)?;
+                self.emit(
+                    LabEventKind::ProxyReconfigured,
+                    Some(local(old)),
+                    format!("haproxy be/s{} (127.0.0.1:{old}) state maint", i + 1),
+                );
+            }
+        }
         Ok(())
     }
 
@@ -590,36 +628,12 @@ impl Lab {
             Some(local(new)),
             format!("127.0.0.1:{new} replicates 127.0.0.1:{primary}, link up"),
         );
-        if let Some(socket) = self.proxy_socket() {
-            let p = self.proxy.as_mut().expect("proxy");
-            let free = match p.slots.iter().position(Option::is_none) {
-                Some(i) => i,
-                None => return Err(AppError::Lab("no spare HAProxy slot left".into())),
-            };
-            p.slots[free] = Some(new);
-            proxy::enable_slot(&socket, free, new).await.map_err(AppError::Lab)?;
-            self.emit(
-                LabEventKind::ProxyReconfigured,
-                Some(local(new)),
-                format!("haproxy be/s{} -> 127.0.0.1:{new}, state ready", free + 1),
-            );
-        }
+        self.proxy_add(new).await?;
         let mut truth = None;
         if was_primary {
             truth = Some(self.planned_failover(old, new).await?);
         }
-        if let Some(socket) = self.proxy_socket() {
-            let p = self.proxy.as_mut().expect("proxy");
-            if let Some(i) = p.slots.iter().position(|s| *s == Some(old)) {
-                p.slots[i] = None;
-                proxy::retire_slot(&socket, i).await.map_err(AppError::Lab)?;
-                self.emit(
-                    LabEventKind::ProxyReconfigured,
-                    Some(local(old)),
-                    format!("haproxy be/s{} (127.0.0.1:{old}) state maint", i + 1),
-                );
-            }
-        }
+        self.proxy_remove(old).await?;
         let idx = self.node_index(old).expect("a lab node");
         self.drop_client(old).await;
         self.nodes[idx].proc.terminate(Duration::from_secs(5));

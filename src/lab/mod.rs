@@ -116,6 +116,9 @@ pub struct LabOptions {
     pub keep_dir: bool,
     /// First port to try; free ports are searched upwards from it.
     pub base_port: Option<u16>,
+    /// Cluster: put a stable discovery endpoint (HAProxy forwarding to any live node) in front, as a managed
+    /// OSS cluster's public address is; its URL becomes the seed. Node replacement keeps it pointed at live nodes.
+    pub seed_proxy: bool,
 }
 
 impl Default for LabOptions {
@@ -126,6 +129,7 @@ impl Default for LabOptions {
             node_timeout: Duration::from_millis(1000),
             keep_dir: false,
             base_port: None,
+            seed_proxy: false,
         }
     }
 }
@@ -430,8 +434,8 @@ impl Lab {
         events: Option<UnboundedSender<LabEvent>>,
     ) -> Result<Lab, AppError> {
         let redis_bin = process::find_binary(REDIS_SERVER_ENV, "redis-server")?;
-        let haproxy_bin =
-            if kind == TopologyKind::Enterprise { Some(process::find_binary(HAPROXY_ENV, "haproxy")?) } else { None };
+        let needs_haproxy = kind == TopologyKind::Enterprise || (kind == TopologyKind::Cluster && opts.seed_proxy);
+        let haproxy_bin = if needs_haproxy { Some(process::find_binary(HAPROXY_ENV, "haproxy")?) } else { None };
         validate(kind, opts)?;
         let dir = tempfile::Builder::new()
             .prefix("rfp-lab-")
@@ -441,7 +445,12 @@ impl Lab {
         let began = Instant::now();
         let mut lab = Lab::empty(kind, opts.clone(), clock, events, dir, redis_bin)?;
         match kind {
-            TopologyKind::Cluster => lab.boot_cluster().await?,
+            TopologyKind::Cluster => {
+                lab.boot_cluster().await?;
+                if let Some(haproxy) = haproxy_bin.as_deref() {
+                    lab.start_proxy(haproxy, false).await?;
+                }
+            }
             TopologyKind::Standalone => lab.boot_group(None).await?,
             TopologyKind::Enterprise => lab.boot_group(haproxy_bin.as_deref()).await?,
         }
@@ -515,7 +524,10 @@ impl Lab {
         match self.kind {
             TopologyKind::Enterprise => self.proxy.as_ref().map(|p| vec![local(p.aux.port)]).unwrap_or_default(),
             TopologyKind::Standalone => self.group_primary_port().map(|p| vec![local(p)]).unwrap_or_default(),
-            TopologyKind::Cluster => self.node_endpoints(),
+            TopologyKind::Cluster => match &self.proxy {
+                Some(p) => vec![local(p.aux.port)],
+                None => self.node_endpoints(),
+            },
         }
     }
 

@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The HAProxy configuration: frontend on `port`, backend `be` with one slot per entry of `slots` (`s1` is id
 /// 101); `None` slots are disabled spares pointing at port 1.
-pub(crate) fn config(dir: &Path, port: u16, slots: &[Option<u16>]) -> String {
+pub(crate) fn config(dir: &Path, port: u16, slots: &[Option<u16>], role_check: bool) -> String {
     let mut out = format!(
         "global\n\
          \x20   stats socket {sock} level admin\n\
@@ -28,10 +28,15 @@ pub(crate) fn config(dir: &Path, port: u16, slots: &[Option<u16>]) -> String {
          \x20   option tcp-check\n\
          \x20   tcp-check send PING\\r\\n\n\
          \x20   tcp-check expect string +PONG\n\
-         \x20   tcp-check send info\\ replication\\r\\nQUIT\\r\\n\n\
-         \x20   tcp-check expect string role:master\n\
+         {role}\
          \x20   default-server check inter 200ms fall 1 rise 1 on-marked-down shutdown-sessions\n",
         sock = dir.join("haproxy.sock").display(),
+        // An enterprise endpoint forwards only to the primary; a cluster's discovery endpoint to any live node.
+        role = if role_check {
+            "    tcp-check send info\\ replication\\r\\nQUIT\\r\\n\n    tcp-check expect string role:master\n"
+        } else {
+            ""
+        },
     );
     for (i, slot) in slots.iter().enumerate() {
         match slot {
@@ -114,12 +119,14 @@ mod tests {
 
     #[test]
     fn config_has_the_health_check_and_spare_slots() {
-        let c = config(Path::new("/tmp/x"), 7000, &[Some(7001), Some(7002), None]);
+        let c = config(Path::new("/tmp/x"), 7000, &[Some(7001), Some(7002), None], true);
         assert!(c.contains("bind 127.0.0.1:7000"));
         assert!(c.contains("tcp-check send info\\ replication\\r\\nQUIT\\r\\n\n"));
         assert!(c.contains("tcp-check expect string role:master"));
         assert!(c.contains("server s1 127.0.0.1:7001 id 101\n"));
         assert!(c.contains("server s3 127.0.0.1:1 id 103 disabled\n"));
         assert!(c.contains("stats socket /tmp/x/haproxy.sock level admin"));
+        let d = config(Path::new("/tmp/x"), 7000, &[Some(7001)], false);
+        assert!(d.contains("tcp-check expect string +PONG") && !d.contains("role:master"), "{d}");
     }
 }

@@ -178,6 +178,7 @@ impl Lab {
             node_timeout: std::time::Duration::from_millis(state.node_timeout_ms),
             keep_dir: state.keep_dir,
             base_port: None,
+            seed_proxy: state.kind == TopologyKind::Cluster && state.proxy.is_some(),
         };
         let mut lab = Lab::empty(state.kind, opts, clock, events, state.dir.clone(), redis_bin)?;
         lab.detached = true;

@@ -1,0 +1,99 @@
+//! compare against the lab: the incident in one command. fred and the enterprise endpoint recover; moved-only
+//! stays stuck on the killed primary's shard only; reconnect-refresh recovers after its refresh delay.
+
+mod support;
+
+use std::time::Duration;
+
+use redis_failover_probe::report::RunSummary;
+
+fn compare(args: &[&str]) -> (RunSummary, i32) {
+    let out = support::bin()
+        .args(["compare", "--output", "json", "--interval", "100ms", "--refresh-after", "2s"])
+        .args(args)
+        .timeout(Duration::from_secs(180))
+        .output()
+        .expect("run the binary");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let summary: RunSummary = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!("not a summary ({e}):\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr))
+    });
+    (summary, out.status.code().unwrap_or(-1))
+}
+
+fn recovered(s: &RunSummary, source: &str) -> Vec<(String, bool)> {
+    s.targets.iter().filter(|t| t.source == source).map(|t| (t.name.clone(), t.summary.recovered)).collect()
+}
+
+#[test]
+fn kill_primary_reproduces_the_incident() {
+    support::heavy(|| async {
+        let (s, code) =
+            compare(&["--lab", "kill-primary", "--at", "2s", "--duration", "12s", "--expect", "moved-only=fail"]);
+        assert_eq!(code, 0, "every expectation holds: {:?}", s.per_source);
+        let shard = s.lab.as_ref().and_then(|l| l.shard.clone()).expect("killed shard");
+        for source in ["fred", "reconnect-refresh", "enterprise"] {
+            let r = recovered(&s, source);
+            assert!(!r.is_empty() && r.iter().all(|(_, ok)| *ok), "{source}: {r:?}");
+        }
+        // moved-only: stuck on the killed shard only.
+        for (name, ok) in recovered(&s, "moved-only") {
+            assert_eq!(ok, !shard.starts_with(&name), "moved-only {name} (killed shard {shard})");
+        }
+        let mo = s.recovery.iter().find(|r| r.source == "moved-only").expect("moved-only recovery");
+        let stuck = serde_json::to_value(&mo.shards).unwrap().to_string();
+        assert!(stuck.contains("stuck_retrying"), "{stuck}");
+        // reconnect-refresh: back roughly refresh-after (2 s) after the first failure, or at the promotion if later.
+        let rr = s
+            .targets
+            .iter()
+            .find(|t| t.source == "reconnect-refresh" && shard.starts_with(&t.name))
+            .expect("reconnect-refresh on the killed shard");
+        let lab = s.lab.as_ref().unwrap();
+        let promotion = lab.ground_truth_ms.expect("ground truth");
+        let outage = rr.summary.longest_outage_ms;
+        assert!(
+            outage >= 1800 && outage <= promotion.max(2000) + 2500,
+            "reconnect-refresh outage {outage} ms, promotion {promotion} ms after the kill"
+        );
+        let rec = s.recovery.iter().find(|r| r.source == "reconnect-refresh").unwrap();
+        assert!(serde_json::to_value(&rec.shards).unwrap().to_string().contains("refreshed_after_reconnect_failures"));
+        assert_eq!(s.extra_labs.len(), 1, "the enterprise lab's ground truth is reported too");
+        let mo_verdict = s.per_source.iter().find(|v| v.source == "moved-only").unwrap();
+        assert!(!mo_verdict.verdict.is_passed() && mo_verdict.as_expected);
+    });
+}
+
+#[test]
+fn role_swap_all_four_recover() {
+    support::heavy(|| async {
+        let (s, code) = compare(&["--lab", "role-swap", "--at", "2s", "--duration", "7s"]);
+        assert_eq!(code, 0, "{:?}", s.per_source);
+        for source in ["fred", "moved-only", "reconnect-refresh", "enterprise"] {
+            let r = recovered(&s, source);
+            assert!(!r.is_empty() && r.iter().all(|(_, ok)| *ok), "{source}: {r:?}");
+        }
+        // moved-only learns the new owner from the demoted node's MOVED.
+        let mo = s.recovery.iter().find(|r| r.source == "moved-only").unwrap();
+        let text = serde_json::to_value(&mo.shards).unwrap().to_string();
+        assert!(!text.contains("stuck_retrying"), "{text}");
+    });
+}
+
+#[test]
+fn rolling_replace_fred_and_enterprise_recover_and_moved_only_is_explained() {
+    support::heavy(|| async {
+        let (s, _code) = compare(&["--lab", "rolling-replace", "--at", "2s", "--duration", "20s"]);
+        let lab = s.lab.as_ref().expect("lab summary");
+        assert!(lab.error.is_none(), "{:?}", lab.error);
+        for source in ["fred", "enterprise"] {
+            let r = recovered(&s, source);
+            assert!(!r.is_empty() && r.iter().all(|(_, ok)| *ok), "{source}: {r:?}");
+        }
+        // How each moved-only shard fared is reported, whatever it was (the outcome depends on timing).
+        let mo = s.recovery.iter().find(|r| r.source == "moved-only").expect("moved-only recovery");
+        let labels: std::collections::BTreeSet<&str> = mo.shards.iter().map(|r| r.label.as_str()).collect();
+        assert_eq!(labels.len(), 3, "one verdict per shard: {:?}", mo.shards);
+        assert!(s.notices.iter().any(|n| n.detail.contains("endpoint") || n.kind == "diagnosis"), "{:?}", s.notices);
+    });
+}
