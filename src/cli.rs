@@ -87,7 +87,7 @@ pub struct TargetArgs {
     pub password_command: Option<String>,
 
     /// How often --password-command is run again (connections re-authenticate).
-    #[arg(long, global = true, default_value = "45m", value_parser = parse_positive_duration, value_name = "DUR")]
+    #[arg(long, global = true, default_value = "45m", value_parser = parse_positive_duration, value_name = "DUR", allow_hyphen_values = true)]
     pub password_refresh: Duration,
 
     /// ACL user name.
@@ -111,7 +111,7 @@ pub struct TargetArgs {
     pub insecure: bool,
 
     /// Connect and per-command timeout.
-    #[arg(long, global = true, default_value = "1s", value_parser = parse_positive_duration, value_name = "DUR")]
+    #[arg(long, global = true, default_value = "1s", value_parser = parse_positive_duration, value_name = "DUR", allow_hyphen_values = true)]
     pub timeout: Duration,
 
     /// Output format on stdout.
@@ -191,19 +191,19 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct ProbeArgs {
     /// How long to probe.
-    #[arg(long, default_value = "30s", value_parser = parse_positive_duration, value_name = "DUR")]
+    #[arg(long, default_value = "30s", value_parser = parse_positive_duration, value_name = "DUR", allow_hyphen_values = true)]
     pub duration: Duration,
     /// Time between probes of each target (at least 10ms).
-    #[arg(long, default_value = "1s", value_parser = parse_positive_duration, value_name = "DUR")]
+    #[arg(long, default_value = "1s", value_parser = parse_positive_duration, value_name = "DUR", allow_hyphen_values = true)]
     pub interval: Duration,
     /// Probe key prefix (keys also carry the run id and a TTL).
     #[arg(long, default_value = "rfp:")]
     pub prefix: String,
     /// TTL of the probe keys.
-    #[arg(long, default_value = "60s", value_parser = parse_positive_duration, value_name = "DUR")]
+    #[arg(long, default_value = "60s", value_parser = parse_positive_duration, value_name = "DUR", allow_hyphen_values = true)]
     pub ttl: Duration,
     /// Fail when any outage is longer than this.
-    #[arg(long, value_parser = parse_positive_duration, value_name = "DUR")]
+    #[arg(long, value_parser = parse_positive_duration, value_name = "DUR", allow_hyphen_values = true)]
     pub max_outage: Option<Duration>,
     /// Write every event (probes, client events, topology, lab) as JSON lines to FILE, flushed per event.
     #[arg(long, value_name = "FILE")]
@@ -221,7 +221,7 @@ pub struct ProbeArgs {
     #[arg(long, value_name = "FILE")]
     pub metrics_file: Option<PathBuf>,
     /// How often the topology is polled (oss-cluster).
-    #[arg(long, default_value = "1s", value_parser = parse_positive_duration, value_name = "DUR")]
+    #[arg(long, default_value = "1s", value_parser = parse_positive_duration, value_name = "DUR", allow_hyphen_values = true)]
     pub topology_interval: Duration,
 }
 
@@ -239,7 +239,7 @@ pub struct CompareArgs {
     #[arg(long = "expect", value_name = "NAME=pass|fail")]
     pub expect: Vec<String>,
     /// reconnect-refresh: how long a node must fail before the slot map is refreshed.
-    #[arg(long, default_value = "5s", value_parser = parse_positive_duration, value_name = "DUR")]
+    #[arg(long, default_value = "5s", value_parser = parse_positive_duration, value_name = "DUR", allow_hyphen_values = true)]
     pub refresh_after: Duration,
     /// Rehearsal options (`--lab SCENARIO`: a cluster and an enterprise topology, four targets).
     #[command(flatten)]
@@ -250,10 +250,10 @@ pub struct CompareArgs {
 #[derive(Debug, Clone, Args)]
 pub struct MonitorArgs {
     /// How long to watch.
-    #[arg(long, default_value = "10s", value_parser = parse_positive_duration, value_name = "DUR")]
+    #[arg(long, default_value = "10s", value_parser = parse_positive_duration, value_name = "DUR", allow_hyphen_values = true)]
     pub duration: Duration,
     /// Time between polls.
-    #[arg(long, default_value = "1s", value_parser = parse_positive_duration, value_name = "DUR")]
+    #[arg(long, default_value = "1s", value_parser = parse_positive_duration, value_name = "DUR", allow_hyphen_values = true)]
     pub interval: Duration,
     /// Write every event as JSON lines to FILE, flushed per event.
     #[arg(long, value_name = "FILE")]
@@ -279,7 +279,7 @@ pub struct FailoverRecoveryArgs {
     #[arg(long, value_enum, default_value_t = crate::probe::styles::ClientStyle::Fred)]
     pub client: crate::probe::styles::ClientStyle,
     /// reconnect-refresh: how long a node must fail before the slot map is refreshed.
-    #[arg(long, default_value = "5s", value_parser = parse_positive_duration, value_name = "DUR")]
+    #[arg(long, default_value = "5s", value_parser = parse_positive_duration, value_name = "DUR", allow_hyphen_values = true)]
     pub refresh_after: Duration,
     /// Rehearsal options (`--lab SCENARIO`).
     #[command(flatten)]
@@ -293,10 +293,10 @@ pub struct RehearsalArgs {
     #[arg(long, value_enum, value_name = "SCENARIO")]
     pub lab: Option<crate::lab::ScenarioKind>,
     /// When to inject the scenario, after probing starts.
-    #[arg(long, default_value = "10s", value_parser = crate::duration::parse_duration, value_name = "DUR", requires = "lab")]
+    #[arg(long, default_value = "10s", value_parser = crate::duration::parse_duration, value_name = "DUR", requires = "lab", allow_hyphen_values = true)]
     pub at: Duration,
     /// hang-primary: how long the primary stays stopped.
-    #[arg(long = "for", value_parser = parse_positive_duration, value_name = "DUR", requires = "lab")]
+    #[arg(long = "for", value_parser = parse_positive_duration, value_name = "DUR", requires = "lab", allow_hyphen_values = true)]
     pub hang_for: Option<Duration>,
     /// Which shard the scenario acts on (index by first slot; default the shard owning slot 0).
     #[arg(long, requires = "lab")]
@@ -330,7 +330,7 @@ pub struct TestKeysArgs {
     #[arg(long)]
     pub keep: bool,
     /// TTL of the keys.
-    #[arg(long, default_value = "60s", value_parser = parse_positive_duration, value_name = "DUR")]
+    #[arg(long, default_value = "60s", value_parser = parse_positive_duration, value_name = "DUR", allow_hyphen_values = true)]
     pub ttl: Duration,
 }
 
@@ -341,7 +341,7 @@ pub struct HealthArgs {
     #[arg(long)]
     pub watch: bool,
     /// Time between checks with --watch (HEALTH_CHECK_INTERVAL is read in milliseconds, as the original tool did).
-    #[arg(long, value_parser = parse_positive_duration, value_name = "DUR")]
+    #[arg(long, value_parser = parse_positive_duration, value_name = "DUR", allow_hyphen_values = true)]
     pub interval: Option<Duration>,
     /// Stop after this many checks with --watch (default: until Ctrl-C).
     #[arg(long)]

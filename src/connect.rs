@@ -245,6 +245,13 @@ fn readable(details: &str) -> String {
             return text.to_string();
         }
     }
+    // std's io::Error debug form: keep only the message.
+    if let Some(start) = details.find("error: \"") {
+        let rest = &details[start + 8..];
+        if let Some(end) = rest.find('"') {
+            return rest[..end].to_string();
+        }
+    }
     first_line(details).to_string()
 }
 
@@ -272,7 +279,7 @@ pub fn connect_error(what: &str, err: &fred::error::Error, tls: bool) -> AppErro
         return AppError::Connect(format!("cannot connect to {what}: connection refused"));
     }
     if lower.contains("lookup") || lower.contains("resolve") || lower.contains("name or service not known") {
-        return AppError::Connect(format!("cannot resolve the host of {what}: {}", first_line(&details)));
+        return AppError::Connect(format!("cannot resolve the host of {what}: {}", readable(&details)));
     }
     if matches!(err.kind(), ErrorKind::Timeout) || lower.contains("timed out") || lower.contains("timeout") {
         return AppError::Connect(format!("{what} did not answer in time{}", plaintext_hint(tls)));

@@ -61,7 +61,7 @@ pub struct UpArgs {
     #[arg(long, value_parser = clap::value_parser!(u16).range(0..=5))]
     pub replicas: Option<u16>,
     /// cluster-node-timeout (cluster) and Sentinel down-after-milliseconds (enterprise).
-    #[arg(long, default_value = "1s", value_parser = parse_positive_duration, value_name = "DUR")]
+    #[arg(long, default_value = "1s", value_parser = parse_positive_duration, value_name = "DUR", allow_hyphen_values = true)]
     pub node_timeout: Duration,
     /// Keep the temp dir (configs and logs) when the lab stops.
     #[arg(long)]
@@ -96,7 +96,7 @@ pub struct RunArgs {
     #[arg(value_enum)]
     pub scenario: ScenarioKind,
     /// How long hang-primary keeps the primary stopped [default: 2s].
-    #[arg(long = "for", value_parser = parse_positive_duration, value_name = "DUR")]
+    #[arg(long = "for", value_parser = parse_positive_duration, value_name = "DUR", allow_hyphen_values = true)]
     pub hang_for: Option<Duration>,
     /// Target shard: index in slot order (0 = the shard owning slot 0, the default).
     #[arg(long, value_name = "N")]
