@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# The main job on the local lab: a failover rehearsal against a real 3+3 cluster on loopback.
-# Installs redis-server and haproxy when missing. Extra arguments are passed on (e.g. --lab replace-node).
+# The main job on the local lab: a failover rehearsal against a real 3+3 cluster on loopback, then the same
+# failover seen by four client styles side by side. Installs redis-server and haproxy when missing.
+# Extra arguments go to the first run (e.g. --lab replace-node).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
 cargo build --release --locked --quiet
-exec ./target/release/redis-failover-probe --mode oss-cluster failover-recovery \
-  --lab kill-primary --at 5s --duration 20s --interval 100ms "$@"
+bin=./target/release/redis-failover-probe
+echo "== failover-recovery --lab kill-primary"
+"$bin" --mode oss-cluster failover-recovery --lab kill-primary --at 5s --duration 20s --interval 100ms "$@"
+echo
+echo "== compare --lab kill-primary (the incident: moved-only is expected to stay stuck)"
+"$bin" compare --lab kill-primary --at 5s --duration 20s --interval 100ms --expect moved-only=fail

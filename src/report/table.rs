@@ -34,29 +34,35 @@ pub fn render_table(s: &RunSummary) -> String {
     for n in &s.notices {
         out.push_str(&format!("{}: {}\n", n.kind, n.detail));
     }
-    if let Some(lab) = &s.lab {
-        out.push_str(&format!("\nlab: {} injected at +{:.1}s", lab.scenario, lab.injected_at_ms as f64 / 1000.0));
-        if let Some(shard) = &lab.shard {
-            out.push_str(&format!(" on {shard}"));
+    for lab in s.lab.iter().chain(&s.extra_labs) {
+        out.push_str(&lab_line(lab));
+    }
+    for r in &s.recovery {
+        out.push_str(&format!(
+            "\nhow {} recovered, per shard:\n",
+            if r.source.is_empty() { "the client" } else { &r.source }
+        ));
+        for shard in &r.shards {
+            out.push_str(&format!("  {:<14} {}\n", shard.label, recovery_text(&shard.how)));
         }
-        match (lab.ground_truth_ms, lab.measured_ms) {
-            (Some(g), Some(m)) => out.push_str(&format!(
-                "; ground truth: writes stopped for {}, probes measured {}",
-                fmt_ms(g),
-                fmt_ms(m)
-            )),
-            (Some(g), None) => out.push_str(&format!("; ground truth: writes stopped for {}", fmt_ms(g))),
-            _ => {}
+    }
+    if !s.per_source.is_empty() {
+        out.push_str("\nper target:\n");
+        for v in &s.per_source {
+            out.push_str(&format!(
+                "  {:<20} {:<60} expected to {}{}\n",
+                v.source,
+                super::parts::verdict_line(&v.verdict),
+                v.expected,
+                if v.as_expected { "" } else { "  <- NOT AS EXPECTED" }
+            ));
         }
-        if let Some(e) = &lab.error {
-            out.push_str(&format!("; scenario FAILED: {e}"));
-        }
-        out.push('\n');
     }
     if s.interrupted {
         out.push_str(&format!("\nINTERRUPTED after {}: partial results\n", fmt_ms(s.elapsed_ms)));
     }
     match &s.verdict {
+        Verdict::Passed if !s.per_source.is_empty() => out.push_str("\nverdict: PASSED: every target as expected\n"),
         Verdict::Passed => out.push_str("\nverdict: PASSED: every target recovered\n"),
         Verdict::Failed { reasons } => {
             out.push_str("\nverdict: FAILED\n");
@@ -66,4 +72,45 @@ pub fn render_table(s: &RunSummary) -> String {
         }
     }
     out
+}
+
+fn lab_line(lab: &super::LabSummary) -> String {
+    let mut out = format!("\nlab: {} injected at +{:.1}s", lab.scenario, lab.injected_at_ms as f64 / 1000.0);
+    if let Some(shard) = &lab.shard {
+        out.push_str(&format!(" on {shard}"));
+    }
+    match (lab.ground_truth_ms, lab.measured_ms) {
+        (Some(g), Some(m)) => {
+            out.push_str(&format!("; ground truth: writes stopped for {}, probes measured {}", fmt_ms(g), fmt_ms(m)))
+        }
+        (Some(g), None) => out.push_str(&format!("; ground truth: writes stopped for {}", fmt_ms(g))),
+        _ => {}
+    }
+    if let Some(e) = &lab.error {
+        out.push_str(&format!("; scenario FAILED: {e}"));
+    }
+    out.push('\n');
+    out
+}
+
+/// How an emulated client's shard recovered, in words.
+fn recovery_text(how: &crate::probe::styles::RecoveryHow) -> String {
+    use crate::probe::styles::RecoveryHow as H;
+    match how {
+        H::NeverFailed => "never failed".into(),
+        H::RefreshedOnMoved { from, at_ms } => {
+            format!("refreshed its slot map on MOVED from {from} at {}", offset(*at_ms))
+        }
+        H::RefreshedAfterReconnectFailures { endpoint, after_ms, at_ms } => {
+            format!("refreshed its slot map after {endpoint} failed for {}, at {}", fmt_ms(*after_ms), offset(*at_ms))
+        }
+        H::RecoveredInPlace { endpoint, at_ms } => format!("{endpoint} answered again at {}", offset(*at_ms)),
+        H::Rerouted { from, to, at_ms } => format!("re-routed from {from} to {to} at {}", offset(*at_ms)),
+        H::StuckRetrying { endpoint, since_ms } => {
+            format!("STUCK retrying the dead endpoint {endpoint} since {}", offset(*since_ms))
+        }
+        H::Failing { endpoint, class, since_ms } => {
+            format!("still failing ({class}) on {endpoint} since {}", offset(*since_ms))
+        }
+    }
 }
