@@ -114,6 +114,11 @@ pub struct TargetArgs {
     #[arg(long, global = true, default_value = "1s", value_parser = parse_positive_duration, value_name = "DUR", allow_hyphen_values = true)]
     pub timeout: Duration,
 
+    /// Longest wait between reconnect attempts (50 ms doubling up to this). Short by default so the probe's own
+    /// backoff does not lengthen the outages it measures; `5s` models a client with the original tool's policy.
+    #[arg(long, global = true, default_value = "250ms", value_parser = parse_positive_duration, value_name = "DUR", allow_hyphen_values = true)]
+    pub reconnect_max: Duration,
+
     /// Output format on stdout.
     #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,

@@ -17,10 +17,12 @@ use crate::topology::Endpoint;
 /// The `CLIENT SETNAME` of every connection this tool opens, so `client-list` can mark them.
 pub const CLIENT_NAME: &str = "redis-failover-probe";
 
-/// Reconnect backoff: 50 ms doubling to 5 s, forever (as the original tool had).
-pub fn reconnect_policy() -> ReconnectPolicy {
+/// Reconnect backoff: 50 ms doubling up to `max`, forever. The default cap is short (250 ms) because the probe's
+/// own backoff adds straight to the outage it measures; `--reconnect-max 5s` models the original tool's client.
+pub fn reconnect_policy(max: Duration) -> ReconnectPolicy {
+    let max_ms = max.as_millis().clamp(50, u32::MAX as u128) as u32;
     // max_attempts = 0 means forever: once attempts run out a fred client is dead for good.
-    ReconnectPolicy::new_exponential(0, 50, 5_000, 2)
+    ReconnectPolicy::new_exponential(0, 50, max_ms, 2)
 }
 
 /// A connected client and what it is connected to.
@@ -114,7 +116,7 @@ impl Factory {
             config.credential_provider = Some(c.clone());
         }
         let mut builder = Builder::from_config(config);
-        builder.set_policy(reconnect_policy());
+        builder.set_policy(reconnect_policy(self.target.reconnect_max));
         builder.with_connection_config(|c| {
             c.connection_timeout = timeout;
             c.internal_command_timeout = timeout;

@@ -9,6 +9,9 @@ use crate::profiles;
 use crate::secret::Secret;
 use crate::topology::Endpoint;
 
+/// Default longest wait between reconnect attempts.
+pub const DEFAULT_RECONNECT_MAX: Duration = Duration::from_millis(250);
+
 /// The URL used when none is given.
 pub const DEFAULT_URL: &str = "redis://127.0.0.1:6379";
 
@@ -37,6 +40,8 @@ pub struct Target {
     pub password_command: Option<String>,
     /// How often `password_command` is run again.
     pub password_refresh: Duration,
+    /// Longest wait between reconnect attempts.
+    pub reconnect_max: Duration,
 }
 
 impl Target {
@@ -54,6 +59,7 @@ impl Target {
             profile: None,
             password_command: None,
             password_refresh: Duration::from_secs(45 * 60),
+            reconnect_max: DEFAULT_RECONNECT_MAX,
         }
     }
 
@@ -225,6 +231,7 @@ pub fn resolve_target(args: &TargetArgs) -> AppResult<Target> {
         profile: profile.map(|(n, _)| n),
         password_command: args.password_command.clone().filter(|c| !c.trim().is_empty()),
         password_refresh: args.password_refresh,
+        reconnect_max: args.reconnect_max,
     })
 }
 

@@ -236,8 +236,16 @@ pub async fn run(c: &Ctx, args: &CompareArgs) -> AppResult<ExitCode> {
                 }
             }
         }
-        let cluster = Arc::new(Factory::new(Target { timeout, ..labs[0].target() })?);
-        let enterprise = Arc::new(Factory::new(Target { timeout, ..labs[1].target() })?);
+        let cluster = Arc::new(Factory::new(Target {
+            timeout,
+            reconnect_max: c.settings.target.reconnect_max,
+            ..labs[0].target()
+        })?);
+        let enterprise = Arc::new(Factory::new(Target {
+            timeout,
+            reconnect_max: c.settings.target.reconnect_max,
+            ..labs[1].target()
+        })?);
         for style in ClientStyle::ALL {
             plan_sources.push((style.to_string(), Arc::clone(&cluster), style));
         }

@@ -117,7 +117,11 @@ pub async fn run(c: &Ctx, args: &FailoverRecoveryArgs) -> AppResult<ExitCode> {
     };
     let (factory, target) = match &lab {
         Some(lab) => {
-            let target = Target { timeout: c.settings.target.timeout, ..lab.target() };
+            let target = Target {
+                timeout: c.settings.target.timeout,
+                reconnect_max: c.settings.target.reconnect_max,
+                ..lab.target()
+            };
             (Arc::new(Factory::new(target.clone())?), target)
         }
         None => (Arc::clone(&c.factory), c.settings.target.clone()),
