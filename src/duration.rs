@@ -29,16 +29,9 @@ pub fn parse_positive_duration(text: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
-/// Formats a duration for people: `850ms`, `1.3s`, `2m05s`.
+/// Formats a duration for people: `850ms`, `1.3s`, `2m05s` (one formatter for the whole tool).
 pub fn human(d: Duration) -> String {
-    let ms = d.as_millis() as u64;
-    if ms < 1000 {
-        format!("{ms}ms")
-    } else if ms < 60_000 {
-        format!("{:.1}s", ms as f64 / 1000.0)
-    } else {
-        format!("{}m{:02}s", ms / 60_000, (ms % 60_000) / 1000)
-    }
+    crate::probe::fmt_duration(d)
 }
 
 #[cfg(test)]

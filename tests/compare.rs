@@ -8,17 +8,9 @@ use std::time::Duration;
 use redis_failover_probe::report::RunSummary;
 
 fn compare(args: &[&str]) -> (RunSummary, i32) {
-    let out = support::bin()
-        .args(["compare", "--output", "json", "--interval", "100ms", "--refresh-after", "2s"])
-        .args(args)
-        .timeout(Duration::from_secs(180))
-        .output()
-        .expect("run the binary");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let summary: RunSummary = serde_json::from_str(&stdout).unwrap_or_else(|e| {
-        panic!("not a summary ({e}):\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr))
-    });
-    (summary, out.status.code().unwrap_or(-1))
+    let mut all = vec!["compare", "--output", "json", "--interval", "100ms", "--refresh-after", "2s"];
+    all.extend_from_slice(args);
+    support::run_json(&all, Duration::from_secs(180))
 }
 
 fn recovered(s: &RunSummary, source: &str) -> Vec<(String, bool)> {

@@ -12,17 +12,9 @@ use redis_failover_probe::report::RunSummary;
 
 /// Runs `failover-recovery --lab ...` through the binary and returns its JSON summary and exit code.
 fn rehearse(mode: &str, args: &[&str]) -> (RunSummary, i32) {
-    let out = support::bin()
-        .args(["--mode", mode, "failover-recovery", "--output", "json"])
-        .args(args)
-        .timeout(Duration::from_secs(120))
-        .output()
-        .expect("run the binary");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let summary: RunSummary = serde_json::from_str(&stdout).unwrap_or_else(|e| {
-        panic!("not a summary ({e}):\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr))
-    });
-    (summary, out.status.code().unwrap_or(-1))
+    let mut all = vec!["--mode", mode, "failover-recovery", "--output", "json"];
+    all.extend_from_slice(args);
+    support::run_json(&all, Duration::from_secs(120))
 }
 
 /// The measured outage agrees with the lab's ground truth: never shorter than the truth by more than

@@ -257,7 +257,6 @@ pub fn spawn_client_forwarders(
     clock: Clock,
     tx: UnboundedSender<Event>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
-    let mut out = Vec::new();
     let source = source.to_string();
     let mk = move |kind: &str, server: Option<String>, detail: String| {
         Event::Client(ClientEvent {
@@ -268,77 +267,45 @@ pub fn spawn_client_forwarders(
             detail,
         })
     };
-    {
-        let mut rx = conn.client.reconnect_rx();
-        let tx = tx.clone();
-        let mk = mk.clone();
-        out.push(tokio::spawn(async move {
-            loop {
-                match rx.recv().await {
-                    Ok(server) => {
-                        let _ =
-                            tx.send(mk("reconnected", Some(format!("{}:{}", server.host, server.port)), String::new()));
+    let addr = |s: &Server| format!("{}:{}", s.host, s.port);
+    vec![
+        forward(conn.client.reconnect_rx(), tx.clone(), {
+            let mk = mk.clone();
+            move |server| mk("reconnected", Some(addr(&server)), String::new())
+        }),
+        forward(conn.client.error_rx(), tx.clone(), {
+            let mk = mk.clone();
+            move |(err, server)| mk("error", server.as_ref().map(addr), err.details().to_string())
+        }),
+        forward(conn.client.cluster_change_rx(), tx.clone(), {
+            let mk = mk.clone();
+            move |changes| mk("topology_resync", None, format!("{} change(s) to the client's slot map", changes.len()))
+        }),
+        forward(conn.client.unresponsive_rx(), tx, move |server| {
+            mk("unresponsive", Some(addr(&server)), String::new())
+        }),
+    ]
+}
+
+/// Forwards every message of a fred broadcast channel into the event stream until either side closes.
+fn forward<T: Clone + Send + 'static>(
+    mut rx: tokio::sync::broadcast::Receiver<T>,
+    tx: UnboundedSender<Event>,
+    to_event: impl Fn(T) -> Event + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match rx.recv().await {
+                Ok(v) => {
+                    if tx.send(to_event(v)).is_err() {
+                        break;
                     }
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(_) => break,
                 }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(_) => break,
             }
-        }));
-    }
-    {
-        let mut rx = conn.client.error_rx();
-        let tx = tx.clone();
-        let mk = mk.clone();
-        out.push(tokio::spawn(async move {
-            loop {
-                match rx.recv().await {
-                    Ok((err, server)) => {
-                        let server = server.map(|s| format!("{}:{}", s.host, s.port));
-                        let _ = tx.send(mk("error", server, err.details().to_string()));
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(_) => break,
-                }
-            }
-        }));
-    }
-    {
-        let mut rx = conn.client.cluster_change_rx();
-        let tx = tx.clone();
-        let mk = mk.clone();
-        out.push(tokio::spawn(async move {
-            loop {
-                match rx.recv().await {
-                    Ok(changes) => {
-                        let detail = format!("{} change(s) to the client's slot map", changes.len());
-                        let _ = tx.send(mk("topology_resync", None, detail));
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(_) => break,
-                }
-            }
-        }));
-    }
-    {
-        let mut rx = conn.client.unresponsive_rx();
-        let mk = mk.clone();
-        out.push(tokio::spawn(async move {
-            loop {
-                match rx.recv().await {
-                    Ok(server) => {
-                        let _ = tx.send(mk(
-                            "unresponsive",
-                            Some(format!("{}:{}", server.host, server.port)),
-                            String::new(),
-                        ));
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(_) => break,
-                }
-            }
-        }));
-    }
-    out
+        }
+    })
 }
 
 async fn watch_topology(

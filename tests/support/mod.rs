@@ -172,3 +172,14 @@ pub async fn admin_ok(lab: &Lab, endpoint: &redis_failover_probe::topology::Endp
 pub async fn set_password(lab: &Lab, password: &str) {
     admin_ok(lab, &lab.seeds()[0], &["CONFIG", "SET", "requirepass", password]).await;
 }
+
+/// Runs the binary with `args` (which should include `--output json`), bounded by `limit`, and returns the
+/// parsed JSON document and the exit code; panics with stdout and stderr when stdout is not the document.
+pub fn run_json<T: serde::de::DeserializeOwned>(args: &[&str], limit: Duration) -> (T, i32) {
+    let out = bin().args(args).timeout(limit).output().expect("run the binary");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let doc: T = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!("{args:?}: not the documented JSON ({e}):\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr))
+    });
+    (doc, out.status.code().unwrap_or(-1))
+}
