@@ -175,6 +175,8 @@ pub enum Command {
     )]
     Monitor(MonitorArgs),
     /// Local topologies of real redis-server / Sentinel / HAProxy processes, and fault scenarios against them.
+    #[command(after_help = "Examples:\n  redis-failover-probe lab up --topology cluster --seed-proxy --detach\n  \
+        redis-failover-probe lab run kill-primary\n  redis-failover-probe lab down")]
     Lab(crate::commands::lab::LabArgs),
     /// Print a shell completion script, generated from this command line.
     #[command(

@@ -36,6 +36,7 @@ pub enum LabAction {
     )]
     Up(UpArgs),
     /// Show the processes of a detached lab and whether they run.
+    #[command(after_help = "Example:\n  redis-failover-probe lab status --output json")]
     Status(StateArgs),
     /// Run a fault scenario against a detached lab.
     #[command(after_help = "Scenarios: role-swap, kill-primary, replace-node, rolling-replace, hang-primary.\n\
@@ -43,8 +44,10 @@ pub enum LabAction {
                       Example:\n  redis-failover-probe lab run kill-primary --shard 1")]
     Run(RunArgs),
     /// Stop every process of a detached lab, remove its dir and the state file.
+    #[command(after_help = "Example:\n  redis-failover-probe lab down --state ./.redis-failover-probe-lab.json")]
     Down(StateArgs),
     /// Time the lab on this machine: cluster ready, replace-node, rolling-replace, enterprise ready.
+    #[command(after_help = "Example:\n  redis-failover-probe lab bench --runs 3")]
     Bench(BenchArgs),
 }
 
