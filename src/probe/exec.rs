@@ -17,6 +17,8 @@ pub struct ProbeResult {
     pub set_latency: Option<Duration>,
     /// GET round trip, when the GET was answered.
     pub get_latency: Option<Duration>,
+    /// What the GET read back, when it was not the value written.
+    pub read: Option<String>,
 }
 
 /// Bounds an operation by `timeout` even if the client's own timeout does not fire (a hung node).
@@ -39,7 +41,7 @@ pub async fn write_read(
     timeout: Duration,
     read_only: bool,
 ) -> ProbeResult {
-    let mut result = ProbeResult { outcome: ProbeOutcome::Ok, set_latency: None, get_latency: None };
+    let mut result = ProbeResult { outcome: ProbeOutcome::Ok, set_latency: None, get_latency: None, read: None };
     if !read_only {
         let start = Instant::now();
         let set = bounded(
@@ -61,6 +63,7 @@ pub async fn write_read(
             result.get_latency = Some(start.elapsed());
             if !read_only && !same_or_newer(value, got.as_deref()) {
                 result.outcome = ProbeOutcome::wrong_value(value, got.as_deref());
+                result.read = got;
             }
         }
         Err(e) => result.outcome = ProbeOutcome::from_error(Op::Get, &e),
@@ -92,9 +95,66 @@ pub fn same_or_newer(expected: &str, got: Option<&str>) -> bool {
     }
 }
 
+/// The sequence number of a `run:seq` probe value.
+pub fn seq_of(value: &str) -> Option<u64> {
+    value.rsplit_once(':').and_then(|(_, seq)| seq.parse().ok())
+}
+
+/// When each recent probe's SET was acknowledged, per target, to tell a lost write from an overtaken one: with
+/// overlapping probes an older probe's SET can be applied after a newer one's, and then the newer probe reads
+/// the older value although nothing was lost.
+#[derive(Debug, Default)]
+pub struct AckBook {
+    acked: std::sync::Mutex<std::collections::BTreeMap<u64, std::time::Instant>>,
+}
+
+impl AckBook {
+    /// How many recent acknowledgements are remembered.
+    const KEEP: usize = 4096;
+
+    /// Records that probe `seq`'s SET was acknowledged at `at`.
+    pub fn acked(&self, seq: u64, at: std::time::Instant) {
+        let mut m = self.acked.lock().unwrap_or_else(|e| e.into_inner());
+        m.insert(seq, at);
+        while m.len() > Self::KEEP {
+            m.pop_first();
+        }
+    }
+
+    /// Whether reading `read` after our own SET (probe `own`, acknowledged at `own_at`) means a write was lost:
+    /// only when `read` is an older probe whose SET was acknowledged before ours. An older SET that is not
+    /// acknowledged yet, or was acknowledged after ours, was applied after ours: overtaken, not lost.
+    pub fn is_lost(&self, own: u64, own_at: std::time::Instant, read: Option<&str>) -> bool {
+        let Some(read) = read else { return true };
+        let Some(r) = seq_of(read) else { return true };
+        if r >= own {
+            return false;
+        }
+        let m = self.acked.lock().unwrap_or_else(|e| e.into_inner());
+        matches!(m.get(&r), Some(at) if *at < own_at)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_overtaken_write_is_not_a_lost_write() {
+        let book = AckBook::default();
+        let t0 = std::time::Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        book.acked(163, ms(0));
+        book.acked(165, ms(10));
+        // 164 is still in flight (or was acknowledged after 165): overtaken.
+        assert!(!book.is_lost(165, ms(10), Some("r:164")));
+        book.acked(164, ms(12));
+        assert!(!book.is_lost(165, ms(10), Some("r:164")));
+        // 163 was acknowledged before 165: reading it means 165's write was lost.
+        assert!(book.is_lost(165, ms(10), Some("r:163")));
+        assert!(book.is_lost(165, ms(10), None));
+        assert!(!book.is_lost(165, ms(10), Some("r:166")));
+    }
 
     #[test]
     fn newer_values_of_the_same_run_are_not_lost_writes() {

@@ -385,7 +385,7 @@ impl Inner {
         timeout: Duration,
     ) -> ProbeResult {
         let slot = key_slot(key.as_bytes());
-        let mut result = ProbeResult { outcome: ProbeOutcome::Ok, set_latency: None, get_latency: None };
+        let mut result = ProbeResult { outcome: ProbeOutcome::Ok, set_latency: None, get_latency: None, read: None };
         let px = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1);
         let start = Instant::now();
         let set = Cmd::Set { key, value, px };
@@ -402,6 +402,7 @@ impl Inner {
                 result.get_latency = Some(start.elapsed());
                 if !same_or_newer(value, got.as_deref()) {
                     result.outcome = ProbeOutcome::wrong_value(value, got.as_deref());
+                    result.read = got.clone();
                 }
             }
             Err(f) => result.outcome = ProbeOutcome::failed(f.class, Op::Get, f.message),
