@@ -271,6 +271,9 @@ pub struct MonitorArgs {
     /// Do not subscribe to Azure's AzureRedisEvents channel.
     #[arg(long)]
     pub no_azure_events: bool,
+    /// Write a report at the end: FILE.md, FILE.svg or FILE.html (the topology timeline).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 /// Flags of `failover-recovery`.

@@ -50,6 +50,36 @@ pub struct MonitorSummary {
 }
 
 impl MonitorSummary {
+    /// The same facts in the shape the report writers take: no probe targets, the changes and notices.
+    pub fn as_run_summary(&self, args: &MonitorArgs) -> crate::report::RunSummary {
+        crate::report::RunSummary {
+            command: "monitor".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            sources: vec![crate::report::SourceInfo {
+                name: String::new(),
+                mode: self.mode.to_string(),
+                client: "fred".into(),
+                endpoints: self.endpoints.clone(),
+            }],
+            started_at: self.started_at.clone(),
+            planned_duration_ms: args.duration.as_millis() as u64,
+            elapsed_ms: self.elapsed_ms,
+            interval_ms: args.interval.as_millis() as u64,
+            interrupted: self.interrupted,
+            targets: vec![],
+            overall: Default::default(),
+            client_events: self.client_events.clone(),
+            topology_changes: self.changes.clone(),
+            notices: self.notices.clone(),
+            lab: None,
+            schedule: vec![],
+            verdict: crate::probe::Verdict::Passed,
+            per_source: vec![],
+            recovery: vec![],
+            extra_labs: vec![],
+        }
+    }
+
     fn render(&self) -> String {
         let mut out = format!(
             "monitored {} for {:.1}s ({} polls): {} topology change(s), {} notice(s)\n",
@@ -131,6 +161,9 @@ pub async fn run(c: &Ctx, args: &MonitorArgs) -> AppResult<ExitCode> {
         return Err(crate::error::AppError::BadInput("--interval is longer than --duration".into()));
     }
     let log = args.events.as_deref().map(EventLog::create).transpose()?;
+    if let Some(path) = &args.report {
+        crate::report::check_report_path(path)?;
+    }
     // Connecting first checks the mode against the server and gives the client's own events.
     let conn = c.factory.connect().await?;
     let clock = Clock::start();
@@ -177,6 +210,11 @@ pub async fn run(c: &Ctx, args: &MonitorArgs) -> AppResult<ExitCode> {
     match c.settings.output {
         crate::cli::OutputFormat::Json => output::println(&output::to_json(&summary)),
         crate::cli::OutputFormat::Table => output::println(summary.render().trim_end()),
+    }
+    if let Some(path) = &args.report {
+        if let Err(e) = crate::report::write_report(path, &summary.as_run_summary(args)) {
+            eprintln!("warning: {e}");
+        }
     }
     Ok(if summary.interrupted { ExitCode::Interrupted } else { ExitCode::Ok })
 }
