@@ -113,6 +113,8 @@ pub enum Event {
     Lab(serde_json::Value),
     /// A notice.
     Notice(NoticeEvent),
+    /// The current topology as display lines, for the live view only (not recorded: the changes are).
+    Snapshot(Vec<String>),
 }
 
 /// JSON-lines writer for `--events FILE`: one line per event, flushed as it is written, so a killed run keeps

@@ -147,15 +147,18 @@ pub async fn run(
             continue;
         }
         // The seed's view is the topology a client that falls back to its seed would get.
+        // When every seed is gone, any node it knew will do: a monitor must not go blind with its seed.
         let mut current = None;
-        for seed in &seeds {
-            if let Some(c) = nodes.client(seed).await {
+        let fallbacks: Vec<Endpoint> =
+            previous.iter().flat_map(|t| t.endpoints()).filter(|e| !seeds.contains(e)).collect();
+        for ep in seeds.iter().chain(fallbacks.iter()) {
+            if let Some(c) = nodes.client(ep).await {
                 match tokio::time::timeout(timeout * 3, inspect::read_topology(&c)).await {
                     Ok(Ok((t, _))) => {
                         current = Some(t);
                         break;
                     }
-                    _ => nodes.forget(seed).await,
+                    _ => nodes.forget(ep).await,
                 }
             }
         }
@@ -194,6 +197,7 @@ pub async fn run(
                 let _ = tx.send(Event::Topology(TopologyEvent { stamp: clock.now(), source: String::new(), changes }));
             }
         }
+        let _ = tx.send(Event::Snapshot(snapshot_lines(&current, &unreachable)));
         let d = diagnoser.get_or_insert_with(|| Diagnoser::new(current.clone()));
         for diagnosis in d.observe(&current, &unreachable) {
             let _ = tx.send(Event::Notice(diagnosis.to_notice(clock.now())));
@@ -224,4 +228,20 @@ fn track_reachability(
         }
         _ => {}
     }
+}
+
+/// The current topology as a compact table: one line per shard, unreachable endpoints marked.
+pub fn snapshot_lines(t: &Topology, unreachable: &BTreeSet<Endpoint>) -> Vec<String> {
+    let mark = |e: &Endpoint| if unreachable.contains(e) { format!("{e} (unreachable)") } else { e.to_string() };
+    let mut out = vec![format!(
+        "{:<22} {:<34} replicas",
+        format!("cluster {}", t.info.as_ref().map(|i| i.state.as_str()).unwrap_or("?")),
+        "primary"
+    )];
+    for s in t.shards.iter().filter(|s| !s.slots.is_empty()) {
+        let slots: Vec<String> = s.slots.iter().map(|r| r.to_string()).collect();
+        let replicas: Vec<String> = s.replicas.iter().map(|r| mark(&r.endpoint)).collect();
+        out.push(format!("{:<22} {:<34} {}", slots.join(" "), mark(&s.primary.endpoint), replicas.join(", ")));
+    }
+    out
 }

@@ -173,6 +173,9 @@ impl Collector {
     /// Takes one event; returns what the view should show: the event itself and any outage transitions it
     /// caused (probe results in scheduled order).
     pub fn handle(&mut self, ev: Event) -> Vec<Event> {
+        if matches!(ev, Event::Snapshot(_)) {
+            return vec![ev];
+        }
         self.log(&ev);
         let mut out = Vec::new();
         match ev {
@@ -217,6 +220,7 @@ impl Collector {
                 out.push(Event::Notice(n));
             }
             Event::Outage(o) => out.push(Event::Outage(o)),
+            Event::Snapshot(_) => {}
         }
         for derived in out.iter().filter(|e| matches!(e, Event::Outage(_))).cloned().collect::<Vec<_>>() {
             self.log(&derived);

@@ -17,6 +17,7 @@ pub struct LiveView {
     multi: MultiProgress,
     main: ProgressBar,
     rows: HashMap<(String, String), ProgressBar>,
+    snapshot: Vec<ProgressBar>,
     duration: Duration,
 }
 
@@ -31,7 +32,7 @@ impl LiveView {
                 .progress_chars("=> "),
         );
         main.set_prefix(title.to_string());
-        LiveView { multi, main, rows: HashMap::new(), duration }
+        LiveView { multi, main, rows: HashMap::new(), snapshot: Vec::new(), duration }
     }
 
     fn row(&mut self, source: &str, name: &str) -> &ProgressBar {
@@ -46,6 +47,20 @@ impl LiveView {
 
 impl View for LiveView {
     fn show(&mut self, ev: &Event, _c: &Collector) {
+        if let Event::Snapshot(lines) = ev {
+            // The topology table, updated in place: one bar per line, reused.
+            while self.snapshot.len() < lines.len() {
+                let bar = self.multi.add(ProgressBar::new_spinner());
+                bar.set_style(
+                    ProgressStyle::with_template("  {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                self.snapshot.push(bar);
+            }
+            for (i, bar) in self.snapshot.iter().enumerate() {
+                bar.set_message(lines.get(i).cloned().unwrap_or_default());
+            }
+            return;
+        }
         if matches!(ev, Event::Client(c) if c.kind == "error") {
             // Client errors come by the hundred during an outage; the rows and the summary count them.
             return;
@@ -86,6 +101,9 @@ impl View for LiveView {
     }
 
     fn finish(&mut self) {
+        for bar in &self.snapshot {
+            bar.finish_and_clear();
+        }
         for bar in self.rows.values() {
             bar.finish_and_clear();
         }

@@ -98,7 +98,7 @@ pub fn describe(ev: &Event) -> Option<String> {
             Some(format!("{} lab {kind}: {detail}", stamp.as_ref().map(prefix).unwrap_or_default()))
         }
         Event::Notice(n) => Some(format!("{} {}: {}", prefix(&n.stamp), n.kind, n.detail)),
-        Event::Probe(_) => None,
+        Event::Probe(_) | Event::Snapshot(_) => None,
     }
 }
 
