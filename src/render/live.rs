@@ -19,6 +19,7 @@ pub struct LiveView {
     rows: HashMap<(String, String), ProgressBar>,
     snapshot: Vec<ProgressBar>,
     duration: Duration,
+    throttle: super::plain::ClientThrottle,
 }
 
 impl LiveView {
@@ -32,7 +33,7 @@ impl LiveView {
                 .progress_chars("=> "),
         );
         main.set_prefix(title.to_string());
-        LiveView { multi, main, rows: HashMap::new(), snapshot: Vec::new(), duration }
+        LiveView { multi, main, rows: HashMap::new(), snapshot: Vec::new(), duration, throttle: Default::default() }
     }
 
     fn row(&mut self, source: &str, name: &str) -> &ProgressBar {
@@ -61,7 +62,7 @@ impl View for LiveView {
             }
             return;
         }
-        if matches!(ev, Event::Client(c) if c.kind == "error") {
+        if matches!(ev, Event::Client(c) if c.kind == "error") || self.throttle.suppress(ev) {
             // Client errors come by the hundred during an outage; the rows and the summary count them.
             return;
         }

@@ -17,14 +17,13 @@ pub const HEARTBEAT: Duration = Duration::from_secs(10);
 pub struct PlainView {
     to_stderr: bool,
     next_heartbeat: Duration,
-    // Client errors can come by the hundred during an outage: one line per kind and server per second.
-    last_client_line: HashMap<(String, Option<String>), Instant>,
+    throttle: ClientThrottle,
 }
 
 impl PlainView {
     /// Lines on stdout.
     pub fn stdout() -> Self {
-        PlainView { to_stderr: false, next_heartbeat: HEARTBEAT, last_client_line: HashMap::new() }
+        PlainView { to_stderr: false, next_heartbeat: HEARTBEAT, throttle: ClientThrottle::default() }
     }
 
     /// Lines on stderr.
@@ -51,6 +50,27 @@ fn who(source: &str, target: &str) -> String {
         target.to_string()
     } else {
         format!("{source}/{target}")
+    }
+}
+
+/// Client events can come by the hundred during an outage (errors, resyncs on every reconnect attempt): one line
+/// per kind and server per second is shown; the summary counts them all.
+#[derive(Debug, Default)]
+pub struct ClientThrottle {
+    last: HashMap<(String, Option<String>), Instant>,
+}
+
+impl ClientThrottle {
+    /// Whether this event's line should be left out now.
+    pub fn suppress(&mut self, ev: &Event) -> bool {
+        let Event::Client(c) = ev else { return false };
+        let key = (c.kind.clone(), c.server.clone());
+        let now = Instant::now();
+        if self.last.get(&key).is_some_and(|last| now.duration_since(*last) < Duration::from_secs(1)) {
+            return true;
+        }
+        self.last.insert(key, now);
+        false
     }
 }
 
@@ -123,15 +143,8 @@ pub fn heartbeat(c: &Collector, elapsed: Duration) -> String {
 
 impl View for PlainView {
     fn show(&mut self, ev: &Event, _c: &Collector) {
-        if let Event::Client(c) = ev {
-            let key = (c.kind.clone(), c.server.clone());
-            let now = Instant::now();
-            if let Some(last) = self.last_client_line.get(&key) {
-                if now.duration_since(*last) < Duration::from_secs(1) {
-                    return;
-                }
-            }
-            self.last_client_line.insert(key, now);
+        if self.throttle.suppress(ev) {
+            return;
         }
         if let Some(text) = describe(ev) {
             self.line(&text);
