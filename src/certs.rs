@@ -22,6 +22,11 @@ fn err(e: impl std::fmt::Display) -> AppError {
     AppError::Lab(format!("making TLS certificates: {e}"))
 }
 
+/// The files [`make`] writes in `dir` (a detached TLS lab finds its CA again there).
+pub fn in_dir(dir: &Path) -> TlsFiles {
+    TlsFiles { ca: dir.join("ca.crt"), cert: dir.join("server.crt"), key: dir.join("server.key") }
+}
+
 /// Makes a CA and one certificate signed by it for `names` (DNS names or IP addresses), in `dir`.
 pub fn make(dir: &Path, names: &[&str]) -> AppResult<TlsFiles> {
     let ca_key = KeyPair::generate().map_err(err)?;
@@ -33,7 +38,7 @@ pub fn make(dir: &Path, names: &[&str]) -> AppResult<TlsFiles> {
     let mut params = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).map_err(err)?;
     params.distinguished_name.push(DnType::CommonName, names.first().copied().unwrap_or("localhost"));
     let cert = params.signed_by(&key, &ca).map_err(err)?;
-    let files = TlsFiles { ca: dir.join("ca.crt"), cert: dir.join("server.crt"), key: dir.join("server.key") };
+    let files = in_dir(dir);
     let write = |p: &Path, text: String| std::fs::write(p, text).map_err(err);
     write(&files.ca, ca.pem())?;
     write(&files.cert, cert.pem())?;

@@ -317,6 +317,9 @@ pub struct RehearsalArgs {
     /// Lab replicas per primary.
     #[arg(long, default_value_t = 1, requires = "lab")]
     pub replicas: usize,
+    /// Rehearse on TLS-only labs (rediss://), certificates verified against the lab's own CA.
+    #[arg(long, requires = "lab")]
+    pub tls: bool,
 }
 
 /// Flags of `status`.

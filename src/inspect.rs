@@ -45,11 +45,45 @@ fn parse_err(e: impl std::fmt::Display) -> fred::error::Error {
 /// Reads the topology for an inspection command: a refusal (enterprise proxy, ACL) is `Ok(None)`, so the
 /// command can say "this endpoint hides its topology" and exit 0.
 pub async fn topology_or_hidden(conn: &Connection) -> AppResult<Option<(Topology, SlotSource)>> {
+    hidden_or(read_topology(&conn.client).await)
+}
+
+/// As [`topology_or_hidden`], for a command whose whole job is the topology (`cluster-info`): an ACL refusal
+/// (NOPERM) is not a hidden topology but missing rights, and ends the run with one line naming them.
+pub async fn topology_or_no_permission(
+    conn: &Connection,
+    command: &str,
+    user: Option<&str>,
+) -> AppResult<Option<(Topology, SlotSource)>> {
     match read_topology(&conn.client).await {
+        Err(e) if is_noperm(&e) => {
+            Err(no_permission(command, user, "CLUSTER SHARDS", "+cluster (CLUSTER SHARDS, NODES and INFO)"))
+        }
+        other => hidden_or(other),
+    }
+}
+
+fn hidden_or(read: Result<(Topology, SlotSource), fred::error::Error>) -> AppResult<Option<(Topology, SlotSource)>> {
+    match read {
         Ok(t) => Ok(Some(t)),
         Err(e) if connect::is_refused(&e) => Ok(None),
         Err(e) => Err(AppError::Connect(format!("reading the topology failed: {}", e.details()))),
     }
+}
+
+/// Whether the server refused a command because of the user's ACL rights.
+pub fn is_noperm(err: &fred::error::Error) -> bool {
+    err.details().to_ascii_uppercase().contains("NOPERM")
+}
+
+/// The one line for a command the ACL user may not run, naming the rights it needs. Exit 3, as a wrong password:
+/// only other credentials fix it, and an exit 0 "hidden" would pass a permission problem off as a proxy.
+pub fn no_permission(command: &str, user: Option<&str>, refused: &str, needs: &str) -> AppError {
+    let who = match user {
+        Some(u) => format!("the ACL user '{u}'"),
+        None => "the default user".to_string(),
+    };
+    AppError::Auth(format!("{command}: {who} may not run {refused} (NOPERM): it needs {needs}"))
 }
 
 /// The line printed when an endpoint refuses CLUSTER commands.

@@ -76,22 +76,32 @@ pub async fn run(c: &Ctx) -> AppResult<ExitCode> {
     } else {
         c.settings.target.seeds[..1].to_vec()
     };
+    // A node that cannot be read is a row of the report; an ACL refusal is the user's rights, not the node's
+    // state, and ends the run with one line naming the right it lacks (exit 3).
+    let user = c.settings.target.username.clone();
+    let refused = move |e: fred::error::Error| {
+        if inspect::is_noperm(&e) {
+            inspect::no_permission("client-list", user.as_deref(), "CLIENT LIST", "+client|list")
+        } else {
+            AppError::Connect(e.details().to_string())
+        }
+    };
     let results = if conn.mode == Mode::OssCluster {
         conn.close().await;
-        inspect::per_node(&c.factory, &nodes, |client| async move {
-            connect::text_command(&client, &["CLIENT", "LIST"])
-                .await
-                .map_err(|e| AppError::Connect(e.details().to_string()))
+        inspect::per_node(&c.factory, &nodes, move |client| {
+            let refused = refused.clone();
+            async move { connect::text_command(&client, &["CLIENT", "LIST"]).await.map_err(refused) }
         })
         .await
     } else {
         // Through the connection we already hold: behind a proxy a new connection may land elsewhere.
-        let r = connect::text_command(&conn.client, &["CLIENT", "LIST"])
-            .await
-            .map_err(|e| AppError::Connect(e.details().to_string()));
+        let r = connect::text_command(&conn.client, &["CLIENT", "LIST"]).await.map_err(refused);
         conn.close().await;
         vec![(nodes[0].clone(), r)]
     };
+    if let Some((_, Err(e))) = results.iter().find(|(_, r)| matches!(r, Err(AppError::Auth(_)))) {
+        return Err(AppError::Auth(e.to_string()));
+    }
     let mut clients = Vec::new();
     let mut unreadable = Vec::new();
     for (ep, result) in results {

@@ -108,7 +108,8 @@ impl Report for ClusterInfoReport {
 /// Runs `cluster-info`.
 pub async fn run(c: &Ctx) -> AppResult<ExitCode> {
     let conn = c.factory.connect().await?;
-    let found = inspect::topology_or_hidden(&conn).await;
+    let user = c.settings.target.username.as_deref();
+    let found = inspect::topology_or_no_permission(&conn, "cluster-info", user).await;
     conn.close().await;
     let report = match found? {
         None => ClusterInfoReport { hidden: true, info: None, nodes: vec![] },

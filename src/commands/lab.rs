@@ -32,7 +32,8 @@ pub enum LabAction {
     /// Start a topology and run it until Ctrl-C (or, with --detach, leave it running and write a state file).
     #[command(
         after_help = "Examples:\n  redis-failover-probe lab up --topology cluster --primaries 3 --replicas 1\n  \
-                      redis-failover-probe lab up --topology enterprise --detach"
+                      redis-failover-probe lab up --topology enterprise --detach\n  \
+                      redis-failover-probe lab up --tls --detach   # then: --url rediss://... --tls-ca DIR/ca.crt"
     )]
     Up(UpArgs),
     /// Show the processes of a detached lab and whether they run.
@@ -73,6 +74,10 @@ pub struct UpArgs {
     /// public address.
     #[arg(long)]
     pub seed_proxy: bool,
+    /// TLS only, as managed caches are: every endpoint takes rediss:// with a certificate signed by a CA the lab
+    /// makes in its dir (pass it with --tls-ca).
+    #[arg(long)]
+    pub tls: bool,
     /// Leave the lab running, write the state file and return.
     #[arg(long)]
     pub detach: bool,
@@ -150,7 +155,12 @@ pub struct UpReport {
 }
 
 fn hint(state: &LabState) -> String {
-    format!("export REDIS_URL={} REDIS_MODE={}", state.seed_url, state.mode)
+    let line = format!("export REDIS_URL={} REDIS_MODE={}", state.seed_url, state.mode);
+    // There is no variable for the CA: a shell comment keeps the line pasteable and says what to add.
+    match &state.tls_ca {
+        Some(ca) => format!("{line}  # and pass --tls-ca {}", ca.display()),
+        None => line,
+    }
 }
 
 fn proc_table(rows: &[ProcRow]) -> String {
@@ -325,6 +335,7 @@ async fn up(c: &Ctx, a: &UpArgs) -> AppResult<ExitCode> {
         keep_dir: a.keep_dir,
         base_port: a.base_port,
         seed_proxy: a.seed_proxy,
+        tls: a.tls,
     };
     // Listening for Ctrl-C / SIGTERM starts before the lab does: a signal during start-up drops the half-started
     // lab (which kills what it started), and one right after the facts are printed still stops the lab cleanly.

@@ -35,7 +35,8 @@ pub fn validate(args: &RehearsalArgs, duration: Duration) -> AppResult<()> {
     Ok(())
 }
 
-/// Starts a lab of `kind` with the rehearsal's sizes.
+/// Starts a lab of `kind` with the rehearsal's sizes (TLS-only with `--tls`: the lab's target then carries the
+/// lab's CA, so the probes verify the certificates).
 pub async fn start(kind: TopologyKind, args: &RehearsalArgs) -> AppResult<Lab> {
     let replicas = if kind == TopologyKind::Standalone { args.replicas.min(1) } else { args.replicas };
     // A cluster gets a stable discovery endpoint as its seed, as a managed OSS cluster has: without it, replacing
@@ -44,6 +45,7 @@ pub async fn start(kind: TopologyKind, args: &RehearsalArgs) -> AppResult<Lab> {
         primaries: args.primaries,
         replicas,
         seed_proxy: kind == TopologyKind::Cluster,
+        tls: args.tls,
         ..LabOptions::default()
     };
     Lab::start(kind, &opts, Clock::start(), None).await

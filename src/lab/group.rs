@@ -101,8 +101,9 @@ impl Lab {
         let port = self.ports.take(false)?;
         let dir = self.dir.join(format!("sentinel-{port}"));
         std::fs::create_dir_all(&dir).map_err(|e| AppError::Lab(format!("cannot create {}: {e}", dir.display())))?;
-        let mut conf = vec![
-            format!("port {port}"),
+        // With TLS, `tls-replication yes` makes Sentinel reach the nodes over TLS too.
+        let mut conf = self.listen_conf(port, false);
+        conf.extend([
             "bind 127.0.0.1".into(),
             "protected-mode no".into(),
             "daemonize no".into(),
@@ -112,7 +113,7 @@ impl Lab {
             format!("sentinel down-after-milliseconds {SENTINEL_NAME} {}", self.node_timeout().as_millis()),
             format!("sentinel failover-timeout {SENTINEL_NAME} {}", self.failover_timeout_ms()),
             format!("sentinel parallel-syncs {SENTINEL_NAME} 1"),
-        ];
+        ]);
         // Known up front, so Sentinel need not wait for its first INFO round to find them.
         conf.extend(replicas.iter().map(|r| format!("sentinel known-replica {SENTINEL_NAME} 127.0.0.1 {r}")));
         let path = dir.join("sentinel.conf");
@@ -144,7 +145,7 @@ impl Lab {
             slots.push(None);
         }
         let path = dir.join("haproxy.cfg");
-        std::fs::write(&path, proxy::config(&dir, port, &slots, role_check))
+        std::fs::write(&path, proxy::config(&dir, port, &slots, role_check, self.tls.is_some()))
             .map_err(|e| AppError::Lab(format!("cannot write {}: {e}", path.display())))?;
         let marker = path.display().to_string();
         let proc = process::Proc::spawn(haproxy, &["-f", &marker, "-db"], &dir, &marker)?;

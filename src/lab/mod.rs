@@ -10,6 +10,12 @@
 //!   of a primary and its replicas, with one Sentinel that promotes a replica when the primary dies.
 //! - [`TopologyKind::Standalone`]: one node, optionally with replicas, no proxy.
 //!
+//! With [`LabOptions::tls`] every endpoint speaks TLS only, as the managed caches do: the lab makes its own CA and
+//! one certificate (names `localhost` and `127.0.0.1`) in its dir, every node listens on `tls-port` only (`port 0`)
+//! with the cluster bus and replication over TLS too, Sentinel reaches the nodes over TLS, and HAProxy stays a TCP
+//! passthrough whose health checks run inside TLS (`check-ssl`). The lab's own admin connections verify the
+//! certificates against that CA like any client.
+//!
 //! Every Redis command goes through the connection [`Factory`]; every process is killed and reaped when the
 //! [`Lab`] is dropped (unless it was detached to a state file for `lab up --detach`).
 
@@ -53,6 +59,7 @@ use fred::prelude::Client;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::UnboundedSender;
 
+use crate::certs::{self, TlsFiles};
 use crate::cli::Mode;
 use crate::clock::{Clock, Stamp};
 use crate::connect::{self, Factory};
@@ -119,6 +126,9 @@ pub struct LabOptions {
     /// Cluster: put a stable discovery endpoint (HAProxy forwarding to any live node) in front, as a managed
     /// OSS cluster's public address is; its URL becomes the seed. Node replacement keeps it pointed at live nodes.
     pub seed_proxy: bool,
+    /// TLS only: every node, Sentinel and the HAProxy endpoint take `rediss://` connections, verified against a
+    /// CA the lab makes in its dir ([`Lab::tls_ca`]).
+    pub tls: bool,
 }
 
 impl Default for LabOptions {
@@ -130,6 +140,7 @@ impl Default for LabOptions {
             keep_dir: false,
             base_port: None,
             seed_proxy: false,
+            tls: false,
         }
     }
 }
@@ -396,6 +407,8 @@ pub struct Lab {
     redis_bin: PathBuf,
     ports: process::Ports,
     factory: Factory,
+    /// The CA, certificate and key of a TLS lab.
+    tls: Option<TlsFiles>,
     clients: Mutex<HashMap<u16, Client>>,
     pub(crate) nodes: Vec<Node>,
     pub(crate) sentinel: Option<Aux>,
@@ -442,8 +455,19 @@ impl Lab {
             .tempdir()
             .map_err(|e| AppError::Lab(format!("cannot create a temp dir: {e}")))?
             .keep();
+        let tls = if opts.tls {
+            match certs::make(&dir, &["localhost", "127.0.0.1"]) {
+                Ok(files) => Some(files),
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&dir);
+                    return Err(e);
+                }
+            }
+        } else {
+            None
+        };
         let began = Instant::now();
-        let mut lab = Lab::empty(kind, opts.clone(), clock, events, dir, redis_bin)?;
+        let mut lab = Lab::empty(kind, opts.clone(), clock, events, dir, redis_bin, tls)?;
         match kind {
             TopologyKind::Cluster => {
                 lab.boot_cluster().await?;
@@ -470,9 +494,10 @@ impl Lab {
         events: Option<UnboundedSender<LabEvent>>,
         dir: PathBuf,
         redis_bin: PathBuf,
+        tls: Option<TlsFiles>,
     ) -> AppResult<Lab> {
-        let mut target = Target::local(vec![], Mode::Standalone);
-        target.timeout = Duration::from_secs(1);
+        // No seeds: an admin connection to 127.0.0.1 is verified against the certificate's IP address.
+        let target = with_tls(Target::local(vec![], Mode::Standalone), tls.as_ref());
         Ok(Lab {
             kind,
             ports: process::Ports::new(opts.base_port),
@@ -483,6 +508,7 @@ impl Lab {
             dir,
             redis_bin,
             factory: Factory::new(target)?,
+            tls,
             clients: Mutex::new(HashMap::new()),
             nodes: Vec::new(),
             sentinel: None,
@@ -531,14 +557,42 @@ impl Lab {
         }
     }
 
-    /// `redis://` URL of the first seed.
+    /// `redis://` (or, TLS, `rediss://`) URL of the first seed.
     pub fn seed_url(&self) -> String {
-        self.seeds().first().map(|e| format!("redis://{e}")).unwrap_or_default()
+        let scheme = if self.tls.is_some() { "rediss" } else { "redis" };
+        self.seeds().first().map(|e| format!("{scheme}://{e}")).unwrap_or_default()
     }
 
-    /// A target for [`Factory::new`], with this lab's seeds and mode.
+    /// A target for [`Factory::new`], with this lab's seeds and mode; TLS with the lab's CA for a TLS lab.
     pub fn target(&self) -> Target {
-        Target::local(self.seeds(), self.mode())
+        with_tls(Target::local(self.seeds(), self.mode()), self.tls.as_ref())
+    }
+
+    /// The CA certificate a client of a TLS lab verifies against (`--tls-ca`); `None` for a plaintext lab.
+    pub fn tls_ca(&self) -> Option<&Path> {
+        self.tls.as_ref().map(|t| t.ca.as_path())
+    }
+
+    /// The redis.conf lines that make a node (or Sentinel) TLS-only on `port`, or plain `port P` without TLS.
+    /// The cluster bus (`tls-cluster`) and replication, and Sentinel's links to the nodes, use TLS as well.
+    pub(crate) fn listen_conf(&self, port: u16, cluster: bool) -> Vec<String> {
+        let Some(t) = &self.tls else {
+            return vec![format!("port {port}")];
+        };
+        let mut conf = vec![
+            "port 0".to_string(),
+            format!("tls-port {port}"),
+            format!("tls-cert-file {}", t.cert.display()),
+            format!("tls-key-file {}", t.key.display()),
+            format!("tls-ca-cert-file {}", t.ca.display()),
+            // Clients prove nothing: like the managed caches, TLS is for encryption and server identity.
+            "tls-auth-clients no".to_string(),
+            "tls-replication yes".to_string(),
+        ];
+        if cluster {
+            conf.push("tls-cluster yes".to_string());
+        }
+        conf
     }
 
     /// Every Redis node that is still running (not Sentinel or HAProxy).
@@ -784,8 +838,8 @@ impl Lab {
             let dir = self.dir.join(format!("node-{port}"));
             std::fs::create_dir_all(&dir)
                 .map_err(|e| AppError::Lab(format!("cannot create {}: {e}", dir.display())))?;
-            let mut conf = vec![
-                format!("port {port}"),
+            let mut conf = self.listen_conf(port, cluster);
+            conf.extend([
                 "bind 127.0.0.1".into(),
                 "protected-mode no".into(),
                 "daemonize no".into(),
@@ -797,7 +851,7 @@ impl Lab {
                 "repl-diskless-sync-delay 0".into(),
                 // A retired primary must not hold its shutdown for 10 s waiting on replicas.
                 "shutdown-timeout 2".into(),
-            ];
+            ]);
             if cluster {
                 conf.extend([
                     "cluster-enabled yes".into(),
@@ -927,6 +981,14 @@ fn validate(kind: TopologyKind, opts: &LabOptions) -> AppResult<()> {
             bad(format!("--node-timeout {}: use at least 100ms", crate::duration::human(opts.node_timeout)))
         }
         _ => Ok(()),
+    }
+}
+
+/// `target` made TLS with the lab's CA (verification on), when the lab is TLS.
+fn with_tls(target: Target, tls: Option<&TlsFiles>) -> Target {
+    match tls {
+        Some(t) => Target { tls: true, tls_ca: Some(t.ca.clone()), ..target },
+        None => target,
     }
 }
 

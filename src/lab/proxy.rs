@@ -10,7 +10,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The HAProxy configuration: frontend on `port`, backend `be` with one slot per entry of `slots` (`s1` is id
 /// 101); `None` slots are disabled spares pointing at port 1.
-pub(crate) fn config(dir: &Path, port: u16, slots: &[Option<u16>], role_check: bool) -> String {
+///
+/// With `tls` the nodes speak TLS only: HAProxy still forwards TCP untouched (clients see the nodes' certificates
+/// and verify them end to end), but its health checks open their own TLS session (`check-ssl`) and the
+/// `tcp-check` send/expect steps run inside it, so the role is still checked. `verify none` because a health check
+/// only asks who is primary; the clients do the verifying.
+pub(crate) fn config(dir: &Path, port: u16, slots: &[Option<u16>], role_check: bool, tls: bool) -> String {
     let mut out = format!(
         "global\n\
          \x20   stats socket {sock} level admin\n\
@@ -29,8 +34,9 @@ pub(crate) fn config(dir: &Path, port: u16, slots: &[Option<u16>], role_check: b
          \x20   tcp-check send PING\\r\\n\n\
          \x20   tcp-check expect string +PONG\n\
          {role}\
-         \x20   default-server check inter 200ms fall 1 rise 1 on-marked-down shutdown-sessions\n",
+         \x20   default-server check inter 200ms fall 1 rise 1 on-marked-down shutdown-sessions{ssl}\n",
         sock = dir.join("haproxy.sock").display(),
+        ssl = if tls { " check-ssl verify none" } else { "" },
         // An enterprise endpoint forwards only to the primary; a cluster's discovery endpoint to any live node.
         role = if role_check {
             "    tcp-check send info\\ replication\\r\\nQUIT\\r\\n\n    tcp-check expect string role:master\n"
@@ -119,14 +125,27 @@ mod tests {
 
     #[test]
     fn config_has_the_health_check_and_spare_slots() {
-        let c = config(Path::new("/tmp/x"), 7000, &[Some(7001), Some(7002), None], true);
+        let c = config(Path::new("/tmp/x"), 7000, &[Some(7001), Some(7002), None], true, false);
         assert!(c.contains("bind 127.0.0.1:7000"));
         assert!(c.contains("tcp-check send info\\ replication\\r\\nQUIT\\r\\n\n"));
         assert!(c.contains("tcp-check expect string role:master"));
         assert!(c.contains("server s1 127.0.0.1:7001 id 101\n"));
         assert!(c.contains("server s3 127.0.0.1:1 id 103 disabled\n"));
         assert!(c.contains("stats socket /tmp/x/haproxy.sock level admin"));
-        let d = config(Path::new("/tmp/x"), 7000, &[Some(7001)], false);
+        assert!(!c.contains("check-ssl"), "{c}");
+        let d = config(Path::new("/tmp/x"), 7000, &[Some(7001)], false, false);
         assert!(d.contains("tcp-check expect string +PONG") && !d.contains("role:master"), "{d}");
+    }
+
+    #[test]
+    fn tls_health_checks_speak_tls_and_still_check_the_role() {
+        let c = config(Path::new("/tmp/x"), 7000, &[Some(7001), None], true, true);
+        assert!(
+            c.contains("default-server check inter 200ms fall 1 rise 1 on-marked-down shutdown-sessions check-ssl verify none\n"),
+            "{c}"
+        );
+        assert!(c.contains("tcp-check expect string role:master"), "{c}");
+        // The frontend stays a TCP passthrough: no certificate on the bind line.
+        assert!(c.contains("bind 127.0.0.1:7000\n") && c.contains("mode tcp"), "{c}");
     }
 }

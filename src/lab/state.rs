@@ -44,6 +44,12 @@ pub struct LabState {
     pub proxy: Option<ProxyState>,
     /// The primary of a standalone or enterprise lab.
     pub primary: Option<u16>,
+    /// Every endpoint speaks TLS only (`lab up --tls`); clients pass `--tls-ca` with `tls_ca`.
+    #[serde(default)]
+    pub tls: bool,
+    /// The lab's CA certificate, for `--tls-ca` (TLS labs only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_ca: Option<PathBuf>,
 }
 
 /// One Redis node.
@@ -155,6 +161,8 @@ impl Lab {
                 slots: p.slots.clone(),
             }),
             primary: self.primary,
+            tls: self.tls.is_some(),
+            tls_ca: self.tls_ca().map(Path::to_path_buf),
         }
     }
 
@@ -179,8 +187,11 @@ impl Lab {
             keep_dir: state.keep_dir,
             base_port: None,
             seed_proxy: state.kind == TopologyKind::Cluster && state.proxy.is_some(),
+            tls: state.tls,
         };
-        let mut lab = Lab::empty(state.kind, opts, clock, events, state.dir.clone(), redis_bin)?;
+        // The certificates are where `lab up` made them, inside the lab dir (never a path from the file).
+        let tls = state.tls.then(|| crate::certs::in_dir(&state.dir));
+        let mut lab = Lab::empty(state.kind, opts, clock, events, state.dir.clone(), redis_bin, tls)?;
         lab.detached = true;
         lab.clients = Mutex::new(HashMap::new());
         for n in &state.nodes {
