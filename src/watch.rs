@@ -290,6 +290,11 @@ pub async fn run(
         for seed in &seeds {
             let Some(c) = nodes.client(seed).await else { continue };
             match tokio::time::timeout(patience, read_in_background(c, timeout * 3)).await {
+                // CLUSTER NODES failed after CLUSTER SHARDS answered (the seed went away between the two): diffed
+                // against full reads, the half read would show nodes leaving and coming back.
+                Ok(Ok(Some(t))) if t.nodes.is_empty() && previous.as_ref().is_some_and(|p| !p.nodes.is_empty()) => {
+                    nodes.forget(seed).await
+                }
                 Ok(Ok(Some(t))) => {
                     current = Some(without_handshakes(t));
                     break;
