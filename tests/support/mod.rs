@@ -110,19 +110,22 @@ pub async fn start_enterprise() -> Lab {
         .unwrap_or_else(|e| panic!("enterprise lab did not start: {e}"))
 }
 
+/// Variables that would point the binary at a real cache; every test run of the binary removes them.
+const TARGET_ENV: [&str; 8] = [
+    "REDIS_URL",
+    "REDIS_MODE",
+    "PROFILE",
+    "REDIS_ACCESS_KEY",
+    "REDIS_USERNAME",
+    "REDIS_PASSWORD_COMMAND",
+    "USE_CLUSTER",
+    "HEALTH_CHECK_INTERVAL",
+];
+
 /// The binary, with every variable that would point it at a real cache removed.
 pub fn bin() -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::cargo_bin("redis-failover-probe").expect("binary built");
-    for var in [
-        "REDIS_URL",
-        "REDIS_MODE",
-        "PROFILE",
-        "REDIS_ACCESS_KEY",
-        "REDIS_USERNAME",
-        "REDIS_PASSWORD_COMMAND",
-        "USE_CLUSTER",
-        "HEALTH_CHECK_INTERVAL",
-    ] {
+    for var in TARGET_ENV {
         cmd.env_remove(var);
     }
     cmd
@@ -182,4 +185,107 @@ pub fn run_json<T: serde::de::DeserializeOwned>(args: &[&str], limit: Duration) 
         panic!("{args:?}: not the documented JSON ({e}):\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr))
     });
     (doc, out.status.code().unwrap_or(-1))
+}
+
+/// The binary as a plain `std::process::Command` (for runs in the background), environment cleaned as in [`bin`].
+pub fn bin_std() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_redis-failover-probe"));
+    for var in TARGET_ENV {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// What a finished run of the binary left.
+#[derive(Debug)]
+pub struct Finished {
+    /// Its exit code (`None` when a signal ended it).
+    pub code: Option<i32>,
+    /// Everything it printed on stdout.
+    pub stdout: String,
+    /// Everything it printed on stderr.
+    pub stderr: String,
+}
+
+/// The binary running in the background while a test drives a lab. Its stdout and stderr are drained by threads
+/// from the start, so a chatty run never blocks on a full pipe; dropping it kills and reaps the process.
+pub struct Background {
+    child: std::process::Child,
+    stdout: Option<std::thread::JoinHandle<String>>,
+    stderr: Option<std::thread::JoinHandle<String>>,
+    /// When it was started.
+    pub started: std::time::Instant,
+}
+
+fn drain(mut from: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = from.read_to_end(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
+}
+
+impl Background {
+    /// Starts `cmd` with stdout and stderr captured and no stdin.
+    pub fn spawn(mut cmd: std::process::Command) -> Background {
+        use std::process::Stdio;
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+        let stdout = child.stdout.take().map(drain);
+        let stderr = child.stderr.take().map(drain);
+        Background { child, stdout, stderr, started: std::time::Instant::now() }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether it is still running.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Sends SIGTERM (what Ctrl-C or a service manager sends) and waits for the end.
+    pub fn terminate(self, limit: Duration) -> Finished {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        self.wait(limit)
+    }
+
+    /// Waits for it to end by itself, at most `limit` (then it is killed and the test fails).
+    pub fn wait(mut self, limit: Duration) -> Finished {
+        let deadline = std::time::Instant::now() + limit;
+        let status = loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+                Ok(None) => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    let stderr = self.stderr.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default();
+                    panic!("the binary did not end within {limit:?}; its stderr:\n{stderr}");
+                }
+                Err(e) => panic!("waiting for the binary: {e}"),
+            }
+        };
+        let stdout = self.stdout.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default();
+        let stderr = self.stderr.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default();
+        Finished { code: status.code(), stdout, stderr }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
