@@ -250,6 +250,21 @@ pub async fn subscribe_azure_events(
         quit(&client).await;
         return Err(AppError::Connect(format!("cannot subscribe to {AZURE_CHANNEL} at {endpoint}: {}", e.details())));
     }
+    // A server can refuse SUBSCRIBE (an ACL user without the channel) while fred reports success: ask the server,
+    // on another connection, whether anyone listens on the channel now.
+    if let Ok(checker) = factory.node(endpoint).await {
+        let numsub = crate::connect::command(&checker, &["PUBSUB", "NUMSUB", AZURE_CHANNEL]).await;
+        quit(&checker).await;
+        if let Ok(Value::Array(v)) = numsub {
+            if v.get(1).and_then(|n| n.as_i64()) == Some(0) {
+                quit(&client).await;
+                return Err(AppError::Auth(format!(
+                    "the server did not subscribe this connection to {AZURE_CHANNEL} at {endpoint} (an ACL user needs \
+                     the channel, e.g. &{AZURE_CHANNEL}): no Azure maintenance notices"
+                )));
+            }
+        }
+    }
     let endpoint = endpoint.clone();
     Ok(tokio::spawn(async move {
         loop {
