@@ -260,8 +260,8 @@ impl Lab {
         winner.ok_or_else(|| pending("no live node", None))
     }
 
-    /// Waits for the write watch and turns it into ground truth.
-    async fn truth(&mut self, watch: super::truth::WriteWatch, stopped: Instant) -> AppResult<GroundTruth> {
+    /// Waits for the write watch and turns it into ground truth (shards and replication groups alike).
+    pub(crate) async fn truth(&mut self, watch: super::truth::WriteWatch, stopped: Instant) -> AppResult<GroundTruth> {
         match watch.first().await {
             Some((at, port)) => {
                 let s = self.stamp(stopped).offset_ms;
@@ -278,11 +278,12 @@ impl Lab {
                     unavailable_ms: r.offset_ms.saturating_sub(s),
                 })
             }
-            None => Err(AppError::Lab("no primary of the shard accepted a write in time".into())),
+            None => Err(AppError::Lab("no primary accepted a write in time".into())),
         }
     }
 
-    fn write_limit(&self) -> Duration {
+    /// How long the ground-truth watch waits for a primary to take writes again.
+    pub(crate) fn write_limit(&self) -> Duration {
         self.node_timeout() * 10 + Duration::from_secs(15)
     }
 

@@ -406,31 +406,6 @@ impl Lab {
         Ok(())
     }
 
-    async fn group_truth(&mut self, watch: super::truth::WriteWatch, stopped: Instant) -> AppResult<GroundTruth> {
-        match watch.first().await {
-            Some((at, port)) => {
-                let s = self.stamp(stopped).offset_ms;
-                let r = self.stamp(at);
-                self.emit_at(
-                    r.clone(),
-                    LabEventKind::WritesResumed,
-                    Some(local(port)),
-                    format!("127.0.0.1:{port} accepted a write"),
-                );
-                Ok(GroundTruth {
-                    write_stopped_ms: s,
-                    write_resumed_ms: r.offset_ms,
-                    unavailable_ms: r.offset_ms.saturating_sub(s),
-                })
-            }
-            None => Err(AppError::Lab("no primary of the group accepted a write in time".into())),
-        }
-    }
-
-    fn group_write_limit(&self) -> Duration {
-        self.node_timeout() * 10 + Duration::from_secs(15)
-    }
-
     pub(crate) async fn group_scenario(&mut self, scenario: &Scenario) -> AppResult<(String, Vec<ScenarioStep>)> {
         if scenario.shard() != 0 {
             return Err(AppError::BadInput(format!(
@@ -477,7 +452,7 @@ impl Lab {
             Some(local(to)),
             format!("FAILOVER TO 127.0.0.1:{to} on the primary 127.0.0.1:{primary}"),
         );
-        let watch = watch_writes(self.factory(), &[to], GROUP_KEY, self.group_write_limit());
+        let watch = watch_writes(self.factory(), &[to], GROUP_KEY, self.write_limit());
         let limit = self.group_limit();
         wait_until!(self, "planned failover", limit, async {
             let r = self.replication(to).await.map_err(|e| pending(e, Some(to)))?;
@@ -501,7 +476,7 @@ impl Lab {
         for p in others {
             self.cmd_ok(p, &["REPLICAOF", "127.0.0.1", &to.to_string()]).await?;
         }
-        self.group_truth(watch, stopped).await
+        self.truth(watch, stopped).await
     }
 
     async fn group_role_swap(&mut self, view: &GroupView) -> AppResult<ScenarioStep> {
@@ -541,8 +516,8 @@ impl Lab {
             Some(local(old)),
             format!("SIGKILL to the primary 127.0.0.1:{old}"),
         );
-        let watch = watch_writes(self.factory(), &view.replicas, GROUP_KEY, self.group_write_limit());
-        let limit = self.group_write_limit();
+        let watch = watch_writes(self.factory(), &view.replicas, GROUP_KEY, self.write_limit());
+        let limit = self.write_limit();
         let mut winner = 0;
         wait_until!(self, "sentinel promotion", limit, async {
             let (port, _) = self.sentinel_master().await?;
@@ -558,7 +533,7 @@ impl Lab {
         })?;
         self.emit(LabEventKind::ReplicaPromoted, Some(local(winner)), format!("sentinel promoted 127.0.0.1:{winner}"));
         self.primary = Some(winner);
-        let truth = self.group_truth(watch, stopped).await?;
+        let truth = self.truth(watch, stopped).await?;
         self.settle_group().await?;
         Ok(ScenarioStep {
             action: format!("kill 127.0.0.1:{old}"),
@@ -584,12 +559,12 @@ impl Lab {
         );
         let mut ports = vec![old];
         ports.extend(&view.replicas);
-        let watch = watch_writes(self.factory(), &ports, GROUP_KEY, duration + self.group_write_limit());
+        let watch = watch_writes(self.factory(), &ports, GROUP_KEY, duration + self.write_limit());
         tokio::time::sleep(duration.saturating_sub(stopped.elapsed())).await;
         self.nodes[idx].proc.signal(nix::sys::signal::Signal::SIGCONT)?;
         self.nodes[idx].stopped = false;
         self.emit(LabEventKind::NodeResumed, Some(local(old)), format!("SIGCONT to 127.0.0.1:{old}"));
-        let truth = self.group_truth(watch, stopped).await?;
+        let truth = self.truth(watch, stopped).await?;
         let after = self.settle_group().await?;
         if after.primary != old {
             self.emit(
