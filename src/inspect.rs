@@ -87,11 +87,8 @@ pub fn no_permission(command: &str, user: Option<&str>, refused: &str, needs: &s
 }
 
 /// The line printed when an endpoint refuses CLUSTER commands.
-pub fn hidden_line(mode: crate::cli::Mode) -> String {
-    format!(
-        "this endpoint hides its topology (CLUSTER commands refused or cluster support disabled; mode {mode}): \
-         nothing to show"
-    )
+pub fn hidden_line() -> String {
+    "this endpoint hides its topology (CLUSTER commands refused or cluster support disabled): nothing to show".into()
 }
 
 /// Runs `f` against a direct connection to every endpoint, in parallel, each bounded by the factory's timeout.

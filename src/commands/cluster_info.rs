@@ -68,7 +68,7 @@ impl NodeRow {
 impl Report for ClusterInfoReport {
     fn render(&self) -> String {
         if self.hidden {
-            return inspect::hidden_line(crate::cli::Mode::Enterprise);
+            return inspect::hidden_line();
         }
         let mut out = String::new();
         if let Some(i) = &self.info {

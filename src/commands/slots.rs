@@ -72,7 +72,7 @@ impl SlotsReport {
 impl Report for SlotsReport {
     fn render(&self) -> String {
         if self.hidden {
-            return inspect::hidden_line(crate::cli::Mode::Enterprise);
+            return inspect::hidden_line();
         }
         let mut t = output::table(&["ranges", "slots", "primary", "replicas"]);
         for s in &self.shards {
