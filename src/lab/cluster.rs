@@ -558,16 +558,7 @@ impl Lab {
 
     /// Shuts a node down (SIGTERM, reaped) and sends CLUSTER FORGET to every remaining node.
     async fn retire_cluster_node(&mut self, port: u16, id: &str) -> AppResult<()> {
-        self.proxy_remove(port).await?;
-        let idx = self.node_index(port).expect("a lab node");
-        self.drop_client(port).await;
-        self.nodes[idx].proc.terminate(Duration::from_secs(5));
-        self.emit(
-            LabEventKind::NodeShutdown,
-            Some(local(port)),
-            format!("127.0.0.1:{port} shut down (SIGTERM) and reaped"),
-        );
-        self.emit(LabEventKind::EndpointRetired, Some(local(port)), format!("127.0.0.1:{port} no longer exists"));
+        self.shut_down_endpoint(port).await?;
         let remaining = self.live_ports();
         for &p in &remaining {
             self.cmd_ok(p, &["CLUSTER", "FORGET", id]).await?;

@@ -169,6 +169,21 @@ impl Lab {
         Ok(())
     }
 
+    /// Retires a node for good: out of the proxy, shut down (SIGTERM) and reaped; its endpoint no longer exists.
+    pub(crate) async fn shut_down_endpoint(&mut self, port: u16) -> AppResult<()> {
+        self.proxy_remove(port).await?;
+        let idx = self.node_index(port).expect("a lab node");
+        self.drop_client(port).await;
+        self.nodes[idx].proc.terminate(Duration::from_secs(5));
+        self.emit(
+            LabEventKind::NodeShutdown,
+            Some(local(port)),
+            format!("127.0.0.1:{port} shut down (SIGTERM) and reaped"),
+        );
+        self.emit(LabEventKind::EndpointRetired, Some(local(port)), format!("127.0.0.1:{port} no longer exists"));
+        Ok(())
+    }
+
     /// Points a spare HAProxy slot at a new node (no-op without a proxy).
     pub(crate) async fn proxy_add(&mut self, new: u16) -> AppResult<()> {
         if let Some(socket) = self.proxy_socket() {
@@ -609,16 +624,7 @@ impl Lab {
         if was_primary {
             truth = Some(self.planned_failover(old, new).await?);
         }
-        self.proxy_remove(old).await?;
-        let idx = self.node_index(old).expect("a lab node");
-        self.drop_client(old).await;
-        self.nodes[idx].proc.terminate(Duration::from_secs(5));
-        self.emit(
-            LabEventKind::NodeShutdown,
-            Some(local(old)),
-            format!("127.0.0.1:{old} shut down (SIGTERM) and reaped"),
-        );
-        self.emit(LabEventKind::EndpointRetired, Some(local(old)), format!("127.0.0.1:{old} no longer exists"));
+        self.shut_down_endpoint(old).await?;
         let now_primary = if was_primary { new } else { primary };
         self.repoint_sentinel(now_primary).await?;
         self.settle_group().await?;
