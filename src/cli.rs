@@ -119,6 +119,11 @@ pub struct TargetArgs {
     #[arg(long, global = true, default_value = "250ms", value_parser = parse_positive_duration, value_name = "DUR", allow_hyphen_values = true)]
     pub reconnect_max: Duration,
 
+    /// fred's cluster client (`--client fred`, inspection commands): rediscover from the seeds AND the cached
+    /// routing table (fred's `ClusterDiscoveryPolicy::UseCache`) instead of the seeds only.
+    #[arg(long, global = true)]
+    pub fred_use_cache: bool,
+
     /// Output format on stdout.
     #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
@@ -285,8 +290,9 @@ pub struct FailoverRecoveryArgs {
     /// Standalone / enterprise: how many keys to probe on the one endpoint.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub keys: u32,
-    /// oss-cluster: the client style to probe with (fred, moved-only, reconnect-refresh).
-    #[arg(long, value_enum, default_value_t = crate::probe::styles::ClientStyle::Fred)]
+    /// oss-cluster: who probes. `direct` (default) measures each shard's own availability; `fred`,
+    /// `moved-only` and `reconnect-refresh` measure what that client's habits make of it.
+    #[arg(long, value_enum, default_value_t = crate::probe::styles::ClientStyle::Direct)]
     pub client: crate::probe::styles::ClientStyle,
     /// reconnect-refresh: how long a node must fail before the slot map is refreshed.
     #[arg(long, default_value = "5s", value_parser = parse_positive_duration, value_name = "DUR", allow_hyphen_values = true)]

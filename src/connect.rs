@@ -32,6 +32,8 @@ pub struct Connection {
     pub client: Client,
     /// The mode it was made for.
     pub mode: Mode,
+    /// The seeds of the target it was made for (the key of the known-nodes cache).
+    pub seeds: Vec<Endpoint>,
 }
 
 impl Connection {
@@ -133,34 +135,20 @@ impl Factory {
         builder
     }
 
-    fn endpoint_list(&self) -> String {
-        self.target.seeds.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(", ")
-    }
-
     /// Connects a client for the target's mode and checks that the server is what the mode says.
     pub async fn connect(&self) -> AppResult<Connection> {
         match self.target.mode {
-            Mode::OssCluster => {
-                let hosts = self.target.seeds.iter().map(|e| self.server(e)).collect();
-                let server = ServerConfig::Clustered { hosts, policy: Default::default() };
-                let client = self.builder(server).build().map_err(|e| AppError::BadInput(e.to_string()))?;
-                self.init(&client, &self.endpoint_list()).await.map_err(|e| match e {
-                    AppError::Connect(m) if m.contains("cluster support disabled") => AppError::WrongMode(format!(
-                        "{} is not a cluster node (cluster support disabled): use --mode standalone, or --mode \
-                         enterprise for a proxy endpoint",
-                        self.endpoint_list()
-                    )),
-                    other => other,
-                })?;
-                Ok(Connection { client, mode: Mode::OssCluster })
-            }
+            Mode::OssCluster => match self.connect_cluster(&self.target.seeds).await {
+                Err(AppError::Connect(why)) => self.connect_through_known(why).await,
+                other => other,
+            },
             Mode::Standalone | Mode::Enterprise => {
                 let mut last = None;
                 for seed in &self.target.seeds {
                     match self.node(seed).await {
                         Ok(client) => {
                             self.check_not_cluster(&client, seed).await?;
-                            return Ok(Connection { client, mode: self.target.mode });
+                            return Ok(Connection { client, mode: self.target.mode, seeds: self.target.seeds.clone() });
                         }
                         Err(e @ (AppError::Auth(_) | AppError::BadInput(_))) => return Err(e),
                         Err(e) => last = Some(e),
@@ -169,6 +157,46 @@ impl Factory {
                 Err(last.unwrap_or_else(|| AppError::BadInput("no endpoint given".into())))
             }
         }
+    }
+
+    /// A cluster client over `hosts` (fred's discovery policy as the target says).
+    async fn connect_cluster(&self, hosts: &[Endpoint]) -> AppResult<Connection> {
+        let list = hosts.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(", ");
+        let servers = hosts.iter().map(|e| self.server(e)).collect();
+        let policy = if self.target.fred_use_cache {
+            fred::types::config::ClusterDiscoveryPolicy::UseCache
+        } else {
+            fred::types::config::ClusterDiscoveryPolicy::ConfigEndpoint
+        };
+        let server = ServerConfig::Clustered { hosts: servers, policy };
+        let client = self.builder(server).build().map_err(|e| AppError::BadInput(e.to_string()))?;
+        self.init(&client, &list).await.map_err(|e| match e {
+            AppError::Connect(m) if m.contains("cluster support disabled") => AppError::WrongMode(format!(
+                "{list} is not a cluster node (cluster support disabled): use --mode standalone, or --mode \
+                 enterprise for a proxy endpoint"
+            )),
+            other => other,
+        })?;
+        Ok(Connection { client, mode: Mode::OssCluster, seeds: self.target.seeds.clone() })
+    }
+
+    /// The seeds did not answer (`why`): tries the nodes an earlier run saw behind them, one at a time, and says
+    /// on stderr which one answered. Without such nodes, or when none answers, the seeds' error stands.
+    async fn connect_through_known(&self, why: String) -> AppResult<Connection> {
+        let Some(known) = crate::known_nodes::recall(&self.target.seeds) else {
+            return Err(AppError::Connect(why));
+        };
+        for node in known.nodes.iter().filter(|n| !self.target.seeds.contains(n)) {
+            if let Ok(conn) = self.connect_cluster(std::slice::from_ref(node)).await {
+                eprintln!("note: {why}; connected through {node}, a node seen behind these seeds at {}", known.seen_at);
+                return Ok(conn);
+            }
+        }
+        Err(AppError::Connect(format!(
+            "{why} (nor did any of the {} node(s) seen behind it at {})",
+            known.nodes.len(),
+            known.seen_at
+        )))
     }
 
     async fn check_not_cluster(&self, client: &Client, seed: &Endpoint) -> AppResult<()> {

@@ -45,7 +45,19 @@ fn parse_err(e: impl std::fmt::Display) -> fred::error::Error {
 /// Reads the topology for an inspection command: a refusal (enterprise proxy, ACL) is `Ok(None)`, so the
 /// command can say "this endpoint hides its topology" and exit 0.
 pub async fn topology_or_hidden(conn: &Connection) -> AppResult<Option<(Topology, SlotSource)>> {
-    hidden_or(read_topology(&conn.client).await)
+    hidden_or(remembered(conn, read_topology(&conn.client).await))
+}
+
+/// Records the nodes of a topology read in the known-nodes cache, for a later run whose seed is gone.
+fn remembered(
+    conn: &Connection,
+    read: Result<(Topology, SlotSource), fred::error::Error>,
+) -> Result<(Topology, SlotSource), fred::error::Error> {
+    if let Ok((topo, _)) = &read {
+        let now = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
+        crate::known_nodes::remember(&conn.seeds, topo, &now);
+    }
+    read
 }
 
 /// As [`topology_or_hidden`], for a command whose whole job is the topology (`cluster-info`): an ACL refusal
@@ -55,7 +67,7 @@ pub async fn topology_or_no_permission(
     command: &str,
     user: Option<&str>,
 ) -> AppResult<Option<(Topology, SlotSource)>> {
-    match read_topology(&conn.client).await {
+    match remembered(conn, read_topology(&conn.client).await) {
         Err(e) if is_noperm(&e) => {
             Err(no_permission(command, user, "CLUSTER SHARDS", "+cluster (CLUSTER SHARDS, NODES and INFO)"))
         }

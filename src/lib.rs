@@ -16,6 +16,7 @@ pub mod error;
 pub mod events;
 pub mod exit;
 pub mod inspect;
+pub mod known_nodes;
 pub mod lab;
 pub mod metrics;
 pub mod notices;

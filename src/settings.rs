@@ -42,6 +42,8 @@ pub struct Target {
     pub password_refresh: Duration,
     /// Longest wait between reconnect attempts.
     pub reconnect_max: Duration,
+    /// fred's cluster client rediscovers from the cached routing table too, not only the seeds.
+    pub fred_use_cache: bool,
 }
 
 impl Target {
@@ -60,6 +62,7 @@ impl Target {
             password_command: None,
             password_refresh: Duration::from_secs(45 * 60),
             reconnect_max: DEFAULT_RECONNECT_MAX,
+            fred_use_cache: false,
         }
     }
 
@@ -232,6 +235,7 @@ pub fn resolve_target(args: &TargetArgs) -> AppResult<Target> {
         password_command: args.password_command.clone().filter(|c| !c.trim().is_empty()),
         password_refresh: args.password_refresh,
         reconnect_max: args.reconnect_max,
+        fred_use_cache: args.fred_use_cache,
     })
 }
 

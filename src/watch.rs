@@ -310,9 +310,13 @@ pub async fn run(
             }
         }
         // Changes as soon as they are read; reachability (below) can take until the next poll.
+        if let (None, Some(cur)) = (&previous, &current) {
+            crate::known_nodes::remember(&seeds, cur, &clock.now().wall);
+        }
         if let (Some(prev), Some(cur)) = (&previous, &current) {
             let changes = topology::diff(prev, cur);
             if !changes.is_empty() {
+                crate::known_nodes::remember(&seeds, cur, &clock.now().wall);
                 let _ = tx.send(Event::Topology(TopologyEvent { stamp: clock.now(), source: String::new(), changes }));
             }
         }

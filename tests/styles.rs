@@ -316,7 +316,7 @@ async fn probe_loop(client: EmulatedCluster, key: String, until: Instant) -> Vec
         tasks.spawn(async move {
             let at = Instant::now();
             let value = format!("styles:{seq}");
-            let r = client.write_read(&key, &value, Duration::from_secs(60), TIMEOUT).await;
+            let r = client.write_read(&key, &value, Duration::from_secs(60), TIMEOUT, false).await;
             Sample { at, class: r.outcome.class() }
         });
     }
@@ -559,16 +559,16 @@ async fn role_swap() {
     let cluster = LocalCluster::start();
     let clock = Clock::start();
     let (moved_only, mut mo_events) = connect(&cluster, ClientStyle::MovedOnly, Duration::from_secs(5), clock).await;
-    let (fred, _fred_events) = connect(&cluster, ClientStyle::Fred, Duration::from_secs(5), clock).await;
+    let (direct, _direct_events) = connect(&cluster, ClientStyle::Direct, Duration::from_secs(5), clock).await;
 
     let shard = 0; // node 3 replicates node 0
     let keys = keys_per_shard(&moved_only);
     let slot = key_slot(keys[shard].1.as_bytes());
-    assert_eq!(fred.route(slot), Some(cluster.endpoint(shard)));
+    assert_eq!(direct.route(slot), Some(cluster.endpoint(shard)));
     let warm_up = Duration::from_millis(1000);
     let until = Instant::now() + warm_up + Duration::from_secs(4);
     let mut loops = Vec::new();
-    for client in [&moved_only, &fred] {
+    for client in [&moved_only, &direct] {
         for (_, key) in &keys {
             loops.push(tokio::spawn(probe_loop(client.clone(), key.clone(), until)));
         }
@@ -599,7 +599,7 @@ async fn role_swap() {
     for l in loops {
         results.push(l.await.unwrap());
     }
-    let (mo_results, fred_results) = results.split_at(3);
+    let (mo_results, direct_results) = results.split_at(3);
     let mo_failures = failures_after(&mo_results[shard], swap_at);
     let mo_back = recovered_after(&mo_results[shard], swap_at).expect("moved-only recovered");
     assert!(
@@ -622,19 +622,19 @@ async fn role_swap() {
         }
     }
 
-    let fred_back = recovered_after(&fred_results[shard], swap_at).expect("fred recovered");
-    assert!(fred_back <= (swapped - swap_at) + Duration::from_secs(2));
-    assert_eq!(fred.route(slot), Some(cluster.endpoint(shard + 3)));
+    let direct_back = recovered_after(&direct_results[shard], swap_at).expect("direct recovered");
+    assert!(direct_back <= (swapped - swap_at) + Duration::from_secs(2));
+    assert_eq!(direct.route(slot), Some(cluster.endpoint(shard + 3)));
 
     eprintln!(
         "swap: replica promoted {} after CLUSTER FAILOVER; moved-only back at {} with {} failed probe(s), {:?}; \
-         fred back at {} with {} failed probe(s); events {:?}",
+         direct back at {} with {} failed probe(s); events {:?}",
         secs(swapped - swap_at),
         secs(mo_back),
         mo_failures,
         episode.how,
-        secs(fred_back),
-        failures_after(&fred_results[shard], swap_at),
+        secs(direct_back),
+        failures_after(&direct_results[shard], swap_at),
         events
     );
 
@@ -646,7 +646,7 @@ async fn role_swap() {
     redis(cluster.port(to), &["CLUSTER", "SETSLOT", &slot_arg, "IMPORTING", &id(from)]).expect("IMPORTING");
     redis(cluster.port(from), &["CLUSTER", "SETSLOT", &slot_arg, "MIGRATING", &id(to)]).expect("MIGRATING");
     let key = format!("styles:{{{}}}:ask", tag_for_slot(migrating));
-    let asked = moved_only.write_read(&key, "ask:1", Duration::from_secs(60), TIMEOUT).await;
+    let asked = moved_only.write_read(&key, "ask:1", Duration::from_secs(60), TIMEOUT, false).await;
     assert!(asked.outcome.is_ok(), "ASK followed: {:?}", asked.outcome);
     let stored = redis(cluster.port(to), &["CLUSTER", "COUNTKEYSINSLOT", &slot_arg]).expect("COUNTKEYSINSLOT").text();
     assert_eq!(stored, "1", "the key was written to the importing node");
@@ -660,5 +660,5 @@ async fn role_swap() {
     );
 
     moved_only.close().await;
-    fred.close().await;
+    direct.close().await;
 }

@@ -1,6 +1,7 @@
 //! `compare`: several connection styles probed side by side through the same failover: real endpoints
-//! (`--target`), or a rehearsal (`--lab`) with a cluster probed by fred, moved-only and reconnect-refresh and an
-//! enterprise endpoint, the scenario injected into both labs at the same moment.
+//! (`--target`), or a rehearsal (`--lab`) with a cluster probed by direct (the shards' own availability), fred,
+//! moved-only and reconnect-refresh, and an enterprise endpoint, the scenario injected into both labs at the same
+//! moment.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -66,7 +67,7 @@ pub fn parse_spec(text: &str) -> AppResult<TargetSpec> {
         Some(p) => Location::Profile(p.to_string()),
         None => Location::Url(first.to_string()),
     };
-    let mut spec = TargetSpec { name: name.to_string(), location, mode: None, client: ClientStyle::Fred };
+    let mut spec = TargetSpec { name: name.to_string(), location, mode: None, client: ClientStyle::Direct };
     for opt in parts {
         let (k, v) = opt.split_once('=').ok_or_else(|| bad(&format!("'{opt}' is not key=value")))?;
         match k.trim() {
@@ -131,13 +132,10 @@ async fn prepare(
         client: style.to_string(),
         endpoints: factory.target().display_urls(),
     };
-    if style.is_emulated() {
-        if mode != Mode::OssCluster {
-            return Err(AppError::BadInput(format!("target {name}: client={style} needs mode=oss-cluster")));
-        }
-        if cfg.read_only {
-            return Err(AppError::BadInput(format!("target {name}: client={style} does not support --read-only")));
-        }
+    if style.is_emulated() && failover_recovery::check_style(style, mode).is_err() {
+        return Err(AppError::BadInput(format!("target {name}: client={style} needs mode=oss-cluster")));
+    }
+    if failover_recovery::routes_itself(style, mode) {
         let options = StyleOptions { refresh_after, events: Some(tx.clone()), source: name.to_string() };
         let emu = EmulatedCluster::connect_with(Arc::clone(&factory), style, clock, options).await?;
         let topology = emu.topology();
@@ -167,18 +165,15 @@ async fn prepare(
     })
 }
 
-/// Deletes one source's probe keys through a fresh fred connection, bounded: they expire anyway.
+/// Deletes one source's probe keys through the connection it probed with, bounded: they expire anyway.
 async fn cleanup(p: &Prepared) {
-    let conn = match &p.conn {
-        Some(c) => Some(c.clone()),
-        None => p.factory.connect().await.ok(),
-    };
-    if let Some(conn) = conn {
-        let keys: Vec<String> = p.targets.iter().map(|t| t.key.clone()).collect();
-        failover_recovery::cleanup(&conn, &keys).await;
+    let keys: Vec<String> = p.targets.iter().map(|t| t.key.clone()).collect();
+    if let Some(conn) = &p.conn {
+        failover_recovery::cleanup(conn, &keys).await;
         conn.close().await;
     }
     if let Some(emu) = &p.emulated {
+        emu.delete(&keys, p.factory.target().timeout).await;
         emu.close().await;
     }
 }
@@ -239,17 +234,19 @@ pub async fn run(c: &Ctx, args: &CompareArgs) -> AppResult<ExitCode> {
         let cluster = Arc::new(Factory::new(Target {
             timeout,
             reconnect_max: c.settings.target.reconnect_max,
+            fred_use_cache: c.settings.target.fred_use_cache,
             ..labs[0].target()
         })?);
         let enterprise = Arc::new(Factory::new(Target {
             timeout,
             reconnect_max: c.settings.target.reconnect_max,
+            fred_use_cache: c.settings.target.fred_use_cache,
             ..labs[1].target()
         })?);
         for style in ClientStyle::ALL {
             plan_sources.push((style.to_string(), Arc::clone(&cluster), style));
         }
-        plan_sources.push(("enterprise".into(), enterprise, ClientStyle::Fred));
+        plan_sources.push(("enterprise".into(), enterprise, ClientStyle::Direct));
     } else {
         for spec in &specs {
             plan_sources.push((spec.name.clone(), factory_for(c, spec)?, spec.client));
@@ -332,7 +329,7 @@ pub async fn run(c: &Ctx, args: &CompareArgs) -> AppResult<ExitCode> {
     let targets = outcome.collector.target_reports(outcome.elapsed);
     let mut lab_summaries = Vec::new();
     if let Some(kind) = args.lab.lab {
-        for ((lab, result), source) in injected.into_iter().zip(["fred", "enterprise"]) {
+        for ((lab, result), source) in injected.into_iter().zip(["direct", "enterprise"]) {
             lab_summaries.push(rehearsal::summarize(kind, args.lab.at, &result, &targets, source));
             lab.shutdown().await;
         }
@@ -429,7 +426,7 @@ mod tests {
         assert_eq!(s.client, ClientStyle::MovedOnly);
         let s = parse_spec("prod=profile:PROD").unwrap();
         assert_eq!(s.location, Location::Profile("PROD".into()));
-        assert_eq!(s.client, ClientStyle::Fred);
+        assert_eq!(s.client, ClientStyle::Direct);
         assert!(parse_spec("noname").is_err());
         assert!(parse_spec("x=redis://h,client=jedis").unwrap_err().to_string().contains("unknown client style"));
         let e = parse_spec("x=redis://u:pw-secret@h,bogus=1").unwrap_err().to_string();

@@ -4,16 +4,17 @@
 use std::sync::Arc;
 
 use super::{rehearsal, Ctx};
-use crate::cli::FailoverRecoveryArgs;
+use crate::cli::{FailoverRecoveryArgs, Mode};
 use crate::clock::Clock;
 use crate::connect::{self, Connection, Factory};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::events::EventLog;
 use crate::exit::ExitCode;
 use crate::output;
 use crate::probe::collect::{self, Collector};
 use crate::probe::session::{Session, SessionOutcome, Source};
-use crate::probe::{engine, judge, plan, VerdictPolicy};
+use crate::probe::styles::{ClientStyle, EmulatedCluster, StyleOptions};
+use crate::probe::{engine, judge, plan, targets, VerdictPolicy};
 use crate::report::{self, LabSummary, RunSummary, SourceInfo, SourceSchedule};
 use crate::settings::Target;
 
@@ -99,13 +100,27 @@ pub async fn cleanup(conn: &Connection, keys: &[String]) {
     }
 }
 
+/// Whether `style` routes keys itself in `mode`: every style but fred on a cluster. One endpoint (standalone,
+/// enterprise) has nothing to route, so direct probes it over fred's one connection.
+pub fn routes_itself(style: ClientStyle, mode: Mode) -> bool {
+    style.is_emulated() && mode == Mode::OssCluster
+}
+
+/// Refuses a client style that cannot probe `mode`, before anything is started.
+pub fn check_style(style: ClientStyle, mode: Mode) -> AppResult<()> {
+    if style.is_emulated() && style != ClientStyle::Direct && mode != Mode::OssCluster {
+        return Err(AppError::BadInput(format!(
+            "--client {style} emulates a cluster client: it needs --mode oss-cluster"
+        )));
+    }
+    Ok(())
+}
+
 /// Runs `failover-recovery`.
 pub async fn run(c: &Ctx, args: &FailoverRecoveryArgs) -> AppResult<ExitCode> {
     plan::validate(&args.probe)?;
     rehearsal::validate(&args.lab, args.probe.duration)?;
-    if args.client.is_emulated() && args.probe.read_only {
-        return Err(crate::error::AppError::BadInput(format!("--client {} does not support --read-only", args.client)));
-    }
+    check_style(args.client, c.settings.target.mode)?;
     let log = args.probe.events.as_deref().map(EventLog::create).transpose()?;
     let metrics =
         crate::metrics::MetricsSink::start(args.probe.metrics_listen.as_deref(), args.probe.metrics_file.as_deref())
@@ -120,14 +135,30 @@ pub async fn run(c: &Ctx, args: &FailoverRecoveryArgs) -> AppResult<ExitCode> {
             let target = Target {
                 timeout: c.settings.target.timeout,
                 reconnect_max: c.settings.target.reconnect_max,
+                fred_use_cache: c.settings.target.fred_use_cache,
                 ..lab.target()
             };
             (Arc::new(Factory::new(target.clone())?), target)
         }
         None => (Arc::clone(&c.factory), c.settings.target.clone()),
     };
-    let conn = match factory.connect().await {
-        Ok(conn) => conn,
+    let run_id = connect::run_id();
+    let cfg = plan::engine_config(&args.probe, "", target.timeout, &run_id);
+    let clock = Clock::start();
+    let session = Session::new(clock);
+    let tx = session.sender();
+    let stopped = session.stopped();
+    // The probing client: a routed style over its own per-node connections, or fred's client.
+    let routed = routes_itself(args.client, target.mode);
+    let connected = if routed {
+        let options =
+            StyleOptions { refresh_after: args.refresh_after, events: Some(tx.clone()), source: String::new() };
+        EmulatedCluster::connect_with(Arc::clone(&factory), args.client, clock, options).await.map(Probing::Routed)
+    } else {
+        factory.connect().await.map(Probing::Fred)
+    };
+    let probing = match connected {
+        Ok(p) => p,
         Err(e) => {
             if let Some(lab) = lab {
                 lab.shutdown().await;
@@ -135,18 +166,19 @@ pub async fn run(c: &Ctx, args: &FailoverRecoveryArgs) -> AppResult<ExitCode> {
             return Err(e);
         }
     };
-    let run_id = connect::run_id();
-    let cfg = plan::engine_config(&args.probe, "", target.timeout, &run_id);
-    let (targets, topology) = engine::plan(&conn, &target.seeds[0], args.keys as usize, &cfg).await;
+    let mode = target.mode;
+    let (targets, topology) = match &probing {
+        Probing::Routed(emu) => {
+            let topo = emu.topology();
+            (targets::for_cluster(&topo, &cfg.prefix, &cfg.run_id), Some(topo))
+        }
+        Probing::Fred(conn) => engine::plan(conn, &target.seeds[0], args.keys as usize, &cfg).await,
+    };
     let keys: Vec<String> = targets.iter().map(|t| t.key.clone()).collect();
-    let clock = Clock::start();
-    let session = Session::new(clock);
-    let tx = session.sender();
-    let stopped = session.stopped();
-    let watcher = (conn.mode == crate::cli::Mode::OssCluster).then(|| {
+    let watcher = (mode == Mode::OssCluster).then(|| {
         tokio::spawn(crate::watch::run(
             Arc::clone(&factory),
-            conn.mode,
+            mode,
             args.probe.topology_interval,
             args.probe.duration,
             clock,
@@ -162,28 +194,11 @@ pub async fn run(c: &Ctx, args: &FailoverRecoveryArgs) -> AppResult<ExitCode> {
     };
     let collector = Collector::new(clock, args.probe.duration, plan::STRIP_WIDTH, log);
     let view = crate::render::choose(c.settings.output, args.probe.duration, "failover-recovery");
-    // An emulated client style probes through its own connections; fred's connection still watches.
-    let emulated = if args.client.is_emulated() {
-        if conn.mode != crate::cli::Mode::OssCluster {
-            return Err(crate::error::AppError::BadInput(format!("--client {} needs --mode oss-cluster", args.client)));
-        }
-        let options = crate::probe::styles::StyleOptions {
-            refresh_after: args.refresh_after,
-            events: Some(tx.clone()),
-            source: String::new(),
-        };
-        Some(
-            crate::probe::styles::EmulatedCluster::connect_with(Arc::clone(&factory), args.client, clock, options)
-                .await?,
-        )
-    } else {
-        None
+    let (prober, conn): (Arc<dyn engine::Prober>, Option<Connection>) = match &probing {
+        Probing::Routed(emu) => (Arc::new(emu.clone()), None),
+        Probing::Fred(conn) => (Arc::new(engine::FredProber(conn.clone())), Some(conn.clone())),
     };
-    let prober: Arc<dyn engine::Prober> = match &emulated {
-        Some(e) => Arc::new(e.clone()),
-        None => Arc::new(engine::FredProber(conn.clone())),
-    };
-    let source = Source { prober, conn: Some(conn.clone()), targets, topology, cfg };
+    let source = Source { prober, conn, targets, topology, cfg };
     let injection = async {
         match (lab, args.lab.lab) {
             (Some(lab), Some(kind)) => {
@@ -203,8 +218,19 @@ pub async fn run(c: &Ctx, args: &FailoverRecoveryArgs) -> AppResult<ExitCode> {
     if let Some(w) = watcher {
         w.abort();
     }
-    cleanup(&conn, &keys).await;
-    conn.close().await;
+    let recovery = match &probing {
+        Probing::Routed(emu) => {
+            emu.delete(&keys, target.timeout).await;
+            let shards = emu.recovery();
+            emu.close().await;
+            vec![crate::report::SourceRecovery { source: String::new(), shards }]
+        }
+        Probing::Fred(conn) => {
+            cleanup(conn, &keys).await;
+            conn.close().await;
+            Vec::new()
+        }
+    };
     let lab_summary = match (&injected, args.lab.lab) {
         (Some((_, result)), Some(kind)) => {
             let targets = outcome.collector.target_reports(outcome.elapsed);
@@ -217,14 +243,19 @@ pub async fn run(c: &Ctx, args: &FailoverRecoveryArgs) -> AppResult<ExitCode> {
     }
     let info = SourceInfo {
         name: String::new(),
-        mode: conn.mode.to_string(),
+        mode: mode.to_string(),
         client: args.client.to_string(),
         endpoints: target.display_urls(),
     };
     let mut summary = summarize("failover-recovery", vec![info], &args.probe, &clock, &outcome, lab_summary);
-    if let Some(e) = &emulated {
-        summary.recovery = vec![crate::report::SourceRecovery { source: String::new(), shards: e.recovery() }];
-        e.close().await;
-    }
+    summary.recovery = recovery;
     Ok(finish(c, &summary, args.probe.report.as_deref(), outcome.collector.log_error.as_deref()))
+}
+
+/// What probes in this run.
+enum Probing {
+    /// A style that routes keys itself (direct, moved-only, reconnect-refresh).
+    Routed(EmulatedCluster),
+    /// fred's own client (cluster, or the one endpoint of standalone / enterprise).
+    Fred(Connection),
 }

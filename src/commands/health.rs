@@ -1,9 +1,8 @@
 //! `health`: one check (PING, and a probe-key write/read on every primary), or one per `--interval` with
-//! `--watch` (was `GET /redis/health` and the periodic health-check probe).
+//! `--watch` (was `GET /redis/health` and the periodic health-check probe). On a cluster the checks run over
+//! direct per-node connections, so a dead seed node does not fail the healthy shards.
 
 use std::time::Duration;
-
-use fred::prelude::*;
 
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +14,7 @@ use crate::error::AppResult;
 use crate::exit::ExitCode;
 use crate::inspect;
 use crate::output::{self, Report};
+use crate::probe::styles::{ClientStyle, EmulatedCluster, DEFAULT_REFRESH_AFTER};
 use crate::probe::{exec, targets, ProbeTarget};
 
 /// Default time between checks with `--watch`.
@@ -107,31 +107,66 @@ impl Report for HealthReport {
     }
 }
 
-async fn plan(c: &Ctx, conn: &Connection, run_id: &str) -> AppResult<Vec<ProbeTarget>> {
-    let prefix = "rfp:health:";
-    if conn.mode == Mode::OssCluster {
-        if let Some((topo, _)) = inspect::topology_or_hidden(conn).await? {
-            return Ok(targets::for_cluster(&topo, prefix, run_id));
-        }
-    }
-    Ok(targets::for_endpoint(&c.settings.target.seeds[0], 1, prefix, run_id))
+/// What runs the checks: on a cluster, direct (per-node connections that follow the cluster through a dead
+/// seed); on one endpoint, fred's connection to it.
+enum Checker {
+    Cluster(EmulatedCluster),
+    Endpoint(Connection),
 }
 
-/// Runs one check over an open connection.
-pub async fn check(conn: &Connection, plan: &[ProbeTarget], timeout: Duration, clock: &Clock) -> HealthCheck {
+async fn connect_checker(c: &Ctx) -> AppResult<Checker> {
+    if c.settings.target.mode == Mode::OssCluster {
+        let clock = Clock::start();
+        let emu =
+            EmulatedCluster::connect(c.factory.clone(), ClientStyle::Direct, DEFAULT_REFRESH_AFTER, clock).await?;
+        Ok(Checker::Cluster(emu))
+    } else {
+        Ok(Checker::Endpoint(c.factory.connect().await?))
+    }
+}
+
+async fn plan(c: &Ctx, checker: &Checker, run_id: &str) -> AppResult<Vec<ProbeTarget>> {
+    let prefix = "rfp:health:";
+    match checker {
+        Checker::Cluster(emu) => Ok(targets::for_cluster(&emu.topology(), prefix, run_id)),
+        Checker::Endpoint(conn) => {
+            if conn.mode == Mode::OssCluster {
+                if let Some((topo, _)) = inspect::topology_or_hidden(conn).await? {
+                    return Ok(targets::for_cluster(&topo, prefix, run_id));
+                }
+            }
+            Ok(targets::for_endpoint(&c.settings.target.seeds[0], 1, prefix, run_id))
+        }
+    }
+}
+
+/// Runs one check.
+async fn check(checker: &Checker, plan: &[ProbeTarget], timeout: Duration, clock: &Clock) -> HealthCheck {
     let at = clock.now().wall;
-    let ping_ms = exec::ping(&conn.client, timeout).await.ok().map(|d| d.as_secs_f64() * 1000.0);
+    let ping_ms = match checker {
+        Checker::Cluster(emu) => emu.ping(timeout).await.map(|(_, d)| d),
+        Checker::Endpoint(conn) => exec::ping(&conn.client, timeout).await.ok(),
+    }
+    .map(|d| d.as_secs_f64() * 1000.0);
     let mut checks = Vec::new();
     for t in plan {
         let value = format!("{}", clock.elapsed().as_micros());
-        let r = exec::write_read(&conn.client, &t.key, &value, Duration::from_secs(60), timeout, false).await;
+        let ttl = Duration::from_secs(60);
+        let r = match checker {
+            Checker::Cluster(emu) => emu.write_read(&t.key, &value, ttl, timeout, false).await,
+            Checker::Endpoint(conn) => exec::write_read(&conn.client, &t.key, &value, ttl, timeout, false).await,
+        };
         let latency = match (r.set_latency, r.get_latency) {
             (Some(s), Some(g)) => Some((s + g).as_secs_f64() * 1000.0),
             _ => None,
         };
+        let endpoint = match checker {
+            Checker::Cluster(emu) => emu.route(t.slot),
+            Checker::Endpoint(_) => t.endpoint.clone(),
+        };
         checks.push(TargetCheck {
             target: t.name.clone(),
-            endpoint: t.endpoint.as_ref().map(|e| e.to_string()),
+            endpoint: endpoint.map(|e| e.to_string()),
             ok: r.outcome.is_ok(),
             latency_ms: latency,
             error: r.outcome.class().map(|c| c.to_string()),
@@ -156,14 +191,14 @@ pub fn watch_interval(args: &HealthArgs) -> Duration {
 
 /// Runs `health`.
 pub async fn run(c: &Ctx, args: &HealthArgs) -> AppResult<ExitCode> {
-    let conn = c.factory.connect().await?;
+    let checker = connect_checker(c).await?;
     let run_id = connect::run_id();
-    let plan = plan(c, &conn, &run_id).await?;
+    let plan = plan(c, &checker, &run_id).await?;
     let clock = Clock::start();
     let timeout = c.settings.target.timeout;
     let mut checks = Vec::new();
     if !args.watch {
-        checks.push(check(&conn, &plan, timeout, &clock).await);
+        checks.push(check(&checker, &plan, timeout, &clock).await);
     } else {
         let interval = watch_interval(args);
         let mut ticker = tokio::time::interval(interval);
@@ -174,7 +209,7 @@ pub async fn run(c: &Ctx, args: &HealthArgs) -> AppResult<ExitCode> {
                 _ = ticker.tick() => {}
                 _ = &mut stop => break,
             }
-            let one = check(&conn, &plan, timeout, &clock).await;
+            let one = check(&checker, &plan, timeout, &clock).await;
             if c.settings.output == crate::cli::OutputFormat::Table {
                 output::println(&one.line());
             }
@@ -184,10 +219,17 @@ pub async fn run(c: &Ctx, args: &HealthArgs) -> AppResult<ExitCode> {
             }
         }
     }
-    for t in &plan {
-        let _ = conn.client.del::<i64, _>(&t.key).await;
+    let keys: Vec<String> = plan.iter().map(|t| t.key.clone()).collect();
+    match &checker {
+        Checker::Cluster(emu) => {
+            emu.delete(&keys, timeout).await;
+            emu.close().await;
+        }
+        Checker::Endpoint(conn) => {
+            super::failover_recovery::cleanup(conn, &keys).await;
+            conn.close().await;
+        }
     }
-    conn.close().await;
     let ok = checks.iter().all(|c| c.ok);
     let report = HealthReport { checks, ok };
     if args.watch && c.settings.output == crate::cli::OutputFormat::Table {

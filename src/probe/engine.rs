@@ -120,9 +120,9 @@ impl Prober for super::styles::EmulatedCluster {
         value: &str,
         ttl: Duration,
         timeout: Duration,
-        _read_only: bool,
+        read_only: bool,
     ) -> exec::ProbeResult {
-        super::styles::EmulatedCluster::write_read(self, key, value, ttl, timeout).await
+        super::styles::EmulatedCluster::write_read(self, key, value, ttl, timeout, read_only).await
     }
 
     fn routes(&self, targets: &[ProbeTarget]) -> Vec<Option<String>> {

@@ -104,6 +104,9 @@ fn recovery_text(how: &crate::probe::styles::RecoveryHow) -> String {
         H::RefreshedAfterReconnectFailures { endpoint, after_ms, at_ms } => {
             format!("refreshed its slot map after {endpoint} failed for {}, at {}", fmt_ms(*after_ms), offset(*at_ms))
         }
+        H::RefreshedOnFailure { endpoint, class, at_ms } => {
+            format!("refreshed its slot map after {class} from {endpoint}, at {}", offset(*at_ms))
+        }
         H::RecoveredInPlace { endpoint, at_ms } => format!("{endpoint} answered again at {}", offset(*at_ms)),
         H::Rerouted { from, to, at_ms } => format!("re-routed from {from} to {to} at {}", offset(*at_ms)),
         H::StuckRetrying { endpoint, since_ms } => {

@@ -1,33 +1,30 @@
-//! [`EmulatedCluster`]: one probing client with the habits of a [`ClientStyle`]. The emulated styles keep
-//! their own slot map and per-node connections and decide themselves when to refresh; the fred style wraps
-//! fred's cluster client so every style answers the same questions (route, map, recovery).
+//! [`EmulatedCluster`]: one probing client with the habits of a [`ClientStyle`] (every style but fred, which is
+//! fred's own client). It keeps its own slot map and per-node connections ([`Router`]) and decides itself when
+//! to refresh.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use fred::prelude::*;
-use fred::types::{ClusterHash, CustomCommand, Expiration};
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::pool::{lock, NodePool};
+use super::pool::lock;
 use super::recovery::{is_connection_class, RecoveryBook, RecoveryHow, ShardRecovery};
-use super::redirect::{parse_redirect, Redirect};
+use super::redirect::Redirect;
+use super::router::{Failing, Router};
+use super::send::{send, Cmd, Failure};
 use super::{ClientStyle, DEFAULT_REFRESH_AFTER};
-use crate::cli::Mode;
 use crate::clock::Clock;
-use crate::connect::{Connection, Factory};
+use crate::connect::Factory;
 use crate::duration::human;
 use crate::error::{AppError, AppResult};
 use crate::events::{ClientEvent, Event};
-use crate::inspect;
-use crate::probe::exec::{self, same_or_newer, ProbeResult};
-use crate::probe::{classify, classify_message, ErrorClass, Op, ProbeOutcome};
-use crate::topology::{key_slot, merge, Endpoint, Role, Shard, ShardNode, SlotRange, Topology};
+use crate::probe::exec::{same_or_newer, ProbeResult};
+use crate::probe::{ErrorClass, Op, ProbeOutcome};
+use crate::topology::{self, key_slot, Endpoint, SlotRange, Topology};
 
-/// Slack on top of the probe timeout, as [`exec::write_read`] allows, so the client's own timeout fires
-/// first when it can and the error says what the client saw.
+/// Slack on top of the probe timeout, as [`exec::write_read`](crate::probe::exec::write_read) allows, so the
+/// client's own timeout fires first when it can and the error says what the client saw.
 const SLACK: Duration = Duration::from_millis(50);
 
 /// Everything but the factory, the style and the clock.
@@ -61,39 +58,16 @@ struct Inner {
     clock: Clock,
     events: Option<UnboundedSender<Event>>,
     source: String,
-    backend: Backend,
+    router: Router,
     book: Mutex<RecoveryBook>,
 }
 
-enum Backend {
-    Fred(Connection),
-    Own(Box<Router>),
-}
-
-/// The state of an emulated style: slot map, per-node connections, node health.
-struct Router {
-    pool: Arc<NodePool>,
-    seeds: Vec<Endpoint>,
-    /// Bound of each node asked during a refresh.
-    ask_timeout: Duration,
-    map: RwLock<Topology>,
-    /// Bumped at each installed map, so operations that queued for a refresh can tell one happened.
-    generation: AtomicU64,
-    refreshing: tokio::sync::Mutex<()>,
-    failing: Mutex<HashMap<Endpoint, Failing>>,
-}
-
-/// A node failing since `since`, with no answer in between.
-struct Failing {
-    since: Instant,
-    last_refresh: Option<Instant>,
-    stuck_reported: bool,
-}
-
 /// Why a refresh was made.
+#[derive(Clone)]
 enum Cause {
     Moved { from: Endpoint },
     ReconnectFailures { endpoint: Endpoint, after: Duration },
+    Failure { endpoint: Endpoint, class: ErrorClass },
 }
 
 impl Cause {
@@ -103,59 +77,36 @@ impl Cause {
             Cause::ReconnectFailures { endpoint, after } => {
                 format!("refreshed after {endpoint} failed for {}", human(*after))
             }
+            Cause::Failure { endpoint, class } => format!("refreshed after {class} from {endpoint}"),
+        }
+    }
+
+    fn how(&self, at_ms: u64) -> RecoveryHow {
+        match self {
+            Cause::Moved { from } => RecoveryHow::RefreshedOnMoved { from: from.clone(), at_ms },
+            Cause::ReconnectFailures { endpoint, after } => RecoveryHow::RefreshedAfterReconnectFailures {
+                endpoint: endpoint.clone(),
+                after_ms: u64::try_from(after.as_millis()).unwrap_or(u64::MAX),
+                at_ms,
+            },
+            Cause::Failure { endpoint, class } => {
+                RecoveryHow::RefreshedOnFailure { endpoint: endpoint.clone(), class: *class, at_ms }
+            }
         }
     }
 }
 
-/// A failed command, as the emulated client sees it.
-#[derive(Debug, Clone)]
-struct Failure {
-    class: ErrorClass,
-    message: String,
-    redirect: Option<Redirect>,
-}
-
-impl Failure {
-    fn from_fred(err: &fred::error::Error, node: &Endpoint) -> Self {
-        Failure { class: classify(err), message: err.to_string(), redirect: parse_redirect(err.details(), node) }
-    }
-
-    /// A per-node connection that could not be made.
-    fn from_connect(err: &AppError) -> Self {
-        let message = err.to_string();
-        let class = match err {
-            AppError::Auth(_) => ErrorClass::Auth,
-            _ => match classify_message(&message) {
-                ErrorClass::Other if message.contains("did not answer") => ErrorClass::Timeout,
-                ErrorClass::Other => ErrorClass::ConnectionClosed,
-                class => class,
-            },
-        };
-        Failure { class, message, redirect: None }
-    }
-
-    fn timed_out(timeout: Duration) -> Self {
-        Failure { class: ErrorClass::Timeout, message: format!("no answer within {}", human(timeout)), redirect: None }
-    }
-}
-
-/// One command of a probe on its way through an emulated style.
+/// One command of a probe on its way through a style.
 struct Call<'a> {
-    r: &'a Router,
     slot: u16,
     cmd: &'a Cmd<'a>,
     /// When the command started (run offset, ms): failures of commands sent before a recovery are stragglers.
     started: u64,
 }
 
-enum Cmd<'a> {
-    Set { key: &'a str, value: &'a str, px: i64 },
-    Get { key: &'a str },
-}
-
 impl EmulatedCluster {
-    /// Connects with `style`: fred's cluster client for [`ClientStyle::Fred`], else loads the slot map from
-    /// the factory's seeds (in order, `CLUSTER SHARDS` else `CLUSTER SLOTS`). No events are sent.
+    /// Connects with `style`: loads the slot map from the factory's seeds (in order, `CLUSTER SHARDS` else
+    /// `CLUSTER SLOTS`). No events are sent.
     pub async fn connect(
         factory: Arc<Factory>,
         style: ClientStyle,
@@ -166,28 +117,18 @@ impl EmulatedCluster {
         Self::connect_with(factory, style, clock, options).await
     }
 
-    /// [`connect`](Self::connect) with an event channel and source name.
+    /// [`connect`](Self::connect) with an event channel and source name. `fred` is no style of this client:
+    /// it probes through fred's own cluster client ([`crate::probe::engine::FredProber`]).
     pub async fn connect_with(
         factory: Arc<Factory>,
         style: ClientStyle,
         clock: Clock,
         options: StyleOptions,
     ) -> AppResult<Self> {
-        let backend = match style {
-            ClientStyle::Fred => {
-                let factory = if factory.target().mode == Mode::OssCluster {
-                    factory
-                } else {
-                    let mut target = factory.target().clone();
-                    target.mode = Mode::OssCluster;
-                    Arc::new(Factory::new(target)?)
-                };
-                Backend::Fred(factory.connect().await?)
-            }
-            ClientStyle::MovedOnly | ClientStyle::ReconnectRefresh => {
-                Backend::Own(Box::new(Router::connect(factory).await?))
-            }
-        };
+        if !style.is_emulated() {
+            return Err(AppError::BadInput(format!("--client {style} probes through fred's own cluster client")));
+        }
+        let router = Router::connect(factory).await?;
         Ok(EmulatedCluster {
             inner: Arc::new(Inner {
                 style,
@@ -195,7 +136,7 @@ impl EmulatedCluster {
                 clock,
                 events: options.events,
                 source: options.source,
-                backend,
+                router,
                 book: Mutex::new(RecoveryBook::default()),
             }),
         })
@@ -206,32 +147,86 @@ impl EmulatedCluster {
         self.inner.style
     }
 
-    /// The fred connection behind the fred style (to forward fred's own events); `None` for emulated styles.
-    pub fn fred_connection(&self) -> Option<&Connection> {
-        match &self.inner.backend {
-            Backend::Fred(conn) => Some(conn),
-            Backend::Own(_) => None,
+    /// One probe, with the same contract as [`exec::write_read`](crate::probe::exec::write_read): SET `key` to
+    /// `value` with a TTL, GET it and check it with [`same_or_newer`]. Each of SET and GET is bounded by
+    /// `timeout` including any refresh it triggers. A MOVED that was followed (refresh and retry) is not a
+    /// failure if the retry succeeds. `read_only` probes with GET alone (a missing key is ok).
+    pub async fn write_read(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+        timeout: Duration,
+        read_only: bool,
+    ) -> ProbeResult {
+        let inner = &self.inner;
+        let slot = key_slot(key.as_bytes());
+        let mut result = ProbeResult { outcome: ProbeOutcome::Ok, set_latency: None, get_latency: None, read: None };
+        let px = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1);
+        if !read_only {
+            let start = Instant::now();
+            match inner.bounded(slot, &Cmd::Set { key, value, px }, timeout).await {
+                Ok(_) => result.set_latency = Some(start.elapsed()),
+                Err(f) => {
+                    result.outcome = ProbeOutcome::failed(f.class, Op::Set, f.message);
+                    return result;
+                }
+            }
+        }
+        let start = Instant::now();
+        match inner.bounded(slot, &Cmd::Get { key }, timeout).await {
+            Ok(got) => {
+                result.get_latency = Some(start.elapsed());
+                if !read_only && !same_or_newer(value, got.as_deref()) {
+                    result.outcome = ProbeOutcome::wrong_value(value, got.as_deref());
+                    result.read = got;
+                }
+            }
+            Err(f) => result.outcome = ProbeOutcome::failed(f.class, Op::Get, f.message),
+        }
+        result
+    }
+
+    /// Deletes `keys` through the style's own routing, each bounded by `timeout`: they expire anyway.
+    pub async fn delete(&self, keys: &[String], timeout: Duration) {
+        for key in keys {
+            let slot = key_slot(key.as_bytes());
+            let Some(ep) = self.route(slot) else { continue };
+            let del = async {
+                let client = self.inner.router.pool.get(&ep).await.ok()?;
+                crate::connect::command(&client, &["DEL", key]).await.ok()
+            };
+            let _ = tokio::time::timeout(timeout, del).await;
         }
     }
 
-    /// One probe, with the same contract as [`exec::write_read`]: SET `key` to `value` with a TTL, GET it and
-    /// check it with [`same_or_newer`]. Each of SET and GET is bounded by `timeout` including any refresh it
-    /// triggers. A MOVED that was followed (refresh and retry) is not a failure if the retry succeeds.
-    pub async fn write_read(&self, key: &str, value: &str, ttl: Duration, timeout: Duration) -> ProbeResult {
-        match &self.inner.backend {
-            Backend::Fred(conn) => self.inner.fred_write_read(conn, key, value, ttl, timeout).await,
-            Backend::Own(r) => self.inner.own_write_read(r, key, value, ttl, timeout).await,
+    /// PINGs the seeds, then the nodes of the map, until one answers within `timeout`: which one, and the round
+    /// trip.
+    pub async fn ping(&self, timeout: Duration) -> Option<(Endpoint, Duration)> {
+        let r = &self.inner.router;
+        let mut order = r.seeds.clone();
+        order.extend(r.known().into_iter().filter(|e| !r.seeds.contains(e)));
+        for ep in order {
+            let start = Instant::now();
+            let ping = async {
+                let client = r.pool.get(&ep).await.ok()?;
+                crate::connect::command(&client, &["PING"]).await.ok()
+            };
+            if let Ok(Some(_)) = tokio::time::timeout(timeout, ping).await {
+                return Some((ep, start.elapsed()));
+            }
         }
+        None
     }
 
     /// Where the current map sends `slot`: the primary the style would send a key of that slot to.
     pub fn route(&self, slot: u16) -> Option<Endpoint> {
-        self.inner.route(slot)
+        self.inner.router.route(slot)
     }
 
-    /// The current slot map, for planning targets (fred: primaries only, from its cached routing table).
+    /// The current slot map.
     pub fn topology(&self) -> Topology {
-        self.inner.topology()
+        self.inner.router.map()
     }
 
     /// Per shard seen failing, one entry per failure episode saying how it recovered (or why it has not);
@@ -244,71 +239,7 @@ impl EmulatedCluster {
 
     /// Closes every connection, bounded.
     pub async fn close(&self) {
-        match &self.inner.backend {
-            Backend::Fred(conn) => conn.close().await,
-            Backend::Own(r) => r.pool.close().await,
-        }
-    }
-}
-
-impl Router {
-    /// Loads the map from the seeds, in order, over direct connections.
-    async fn connect(factory: Arc<Factory>) -> AppResult<Router> {
-        let seeds = factory.target().seeds.clone();
-        let ask_timeout = factory.target().timeout;
-        let pool = NodePool::new(factory);
-        let mut last = None;
-        for seed in &seeds {
-            match initial_map(&pool, seed, ask_timeout).await {
-                Ok(map) => {
-                    return Ok(Router {
-                        pool,
-                        seeds,
-                        ask_timeout,
-                        map: RwLock::new(map),
-                        generation: AtomicU64::new(0),
-                        refreshing: tokio::sync::Mutex::new(()),
-                        failing: Mutex::new(HashMap::new()),
-                    })
-                }
-                Err(e @ (AppError::Auth(_) | AppError::WrongMode(_) | AppError::BadInput(_))) => {
-                    pool.close().await;
-                    return Err(e);
-                }
-                Err(e) => last = Some(e),
-            }
-        }
-        pool.close().await;
-        Err(last.unwrap_or_else(|| AppError::BadInput("no seed endpoint given".into())))
-    }
-
-    fn route(&self, slot: u16) -> Option<Endpoint> {
-        read(&self.map).primary_for_slot(slot).map(|n| n.endpoint.clone())
-    }
-
-    fn shard_slots(&self, slot: u16) -> Vec<SlotRange> {
-        read(&self.map).shard_for_slot(slot).map(|s| s.slots.clone()).unwrap_or_default()
-    }
-
-    fn generation(&self) -> u64 {
-        self.generation.load(Ordering::SeqCst)
-    }
-}
-
-async fn initial_map(pool: &Arc<NodePool>, seed: &Endpoint, bound: Duration) -> AppResult<Topology> {
-    let client = pool.get(seed).await?;
-    match tokio::time::timeout(bound * 3, inspect::read_topology(&client)).await {
-        Ok(Ok((map, _))) if map.covered_slots() > 0 => Ok(map),
-        Ok(Ok(_)) => Err(AppError::Connect(format!("{seed} reports no slots: is the cluster set up?"))),
-        Ok(Err(e)) if e.details().to_ascii_lowercase().contains("cluster support disabled") => {
-            Err(AppError::WrongMode(format!(
-                "{seed} is not a cluster node (cluster support disabled): client styles emulate cluster clients"
-            )))
-        }
-        Ok(Err(e)) => Err(AppError::Connect(format!("reading the slot map from {seed} failed: {}", e.details()))),
-        Err(_) => {
-            Err(AppError::Connect(format!("{seed} did not answer CLUSTER SHARDS/SLOTS within {}", human(bound * 3))))
-        }
+        self.inner.router.pool.close().await;
     }
 }
 
@@ -329,96 +260,9 @@ impl Inner {
         }
     }
 
-    fn route(&self, slot: u16) -> Option<Endpoint> {
-        match &self.backend {
-            Backend::Fred(conn) => conn.client.cached_cluster_state().and_then(|s| s.get_server(slot).map(endpoint_of)),
-            Backend::Own(r) => r.route(slot),
-        }
-    }
-
-    fn topology(&self) -> Topology {
-        match &self.backend {
-            Backend::Fred(conn) => fred_topology(&conn.client),
-            Backend::Own(r) => read(&r.map).clone(),
-        }
-    }
-
-    // ---- fred ----
-
-    async fn fred_write_read(
-        &self,
-        conn: &Connection,
-        key: &str,
-        value: &str,
-        ttl: Duration,
-        timeout: Duration,
-    ) -> ProbeResult {
-        let slot = key_slot(key.as_bytes());
-        let before = self.route(slot);
-        let started = self.ms(Instant::now());
-        let result = exec::write_read(&conn.client, key, value, ttl, timeout, false).await;
-        let now = self.ms(Instant::now());
-        match result.outcome.class() {
-            None => {
-                if let Some(ep) = self.route(slot) {
-                    lock(&self.book).success(slot, &ep, now);
-                }
-            }
-            Some(class) => {
-                if let Some(ep) = before.or_else(|| self.route(slot)) {
-                    let shard = self.topology().shard_for_slot(slot).map(|s| s.slots.clone()).unwrap_or_default();
-                    lock(&self.book).failure(slot, &shard, &ep, class, now, started);
-                }
-            }
-        }
-        result
-    }
-
-    // ---- emulated styles ----
-
-    async fn own_write_read(
-        &self,
-        r: &Router,
-        key: &str,
-        value: &str,
-        ttl: Duration,
-        timeout: Duration,
-    ) -> ProbeResult {
-        let slot = key_slot(key.as_bytes());
-        let mut result = ProbeResult { outcome: ProbeOutcome::Ok, set_latency: None, get_latency: None, read: None };
-        let px = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1);
-        let start = Instant::now();
-        let set = Cmd::Set { key, value, px };
-        match self.bounded(r, slot, &set, timeout).await {
-            Ok(_) => result.set_latency = Some(start.elapsed()),
-            Err(f) => {
-                result.outcome = ProbeOutcome::failed(f.class, Op::Set, f.message);
-                return result;
-            }
-        }
-        let start = Instant::now();
-        match self.bounded(r, slot, &Cmd::Get { key }, timeout).await {
-            Ok(got) => {
-                result.get_latency = Some(start.elapsed());
-                if !same_or_newer(value, got.as_deref()) {
-                    result.outcome = ProbeOutcome::wrong_value(value, got.as_deref());
-                    result.read = got.clone();
-                }
-            }
-            Err(f) => result.outcome = ProbeOutcome::failed(f.class, Op::Get, f.message),
-        }
-        result
-    }
-
     /// One command with everything it triggers, bounded by `timeout`.
-    async fn bounded(
-        &self,
-        r: &Router,
-        slot: u16,
-        cmd: &Cmd<'_>,
-        timeout: Duration,
-    ) -> Result<Option<String>, Failure> {
-        let call = Call { r, slot, cmd, started: self.ms(Instant::now()) };
+    async fn bounded(self: &Arc<Self>, slot: u16, cmd: &Cmd<'_>, timeout: Duration) -> Result<Option<String>, Failure> {
+        let call = Call { slot, cmd, started: self.ms(Instant::now()) };
         let mut in_flight: Option<Endpoint> = None;
         let run = tokio::time::timeout(timeout + SLACK, self.run(&call, &mut in_flight));
         match run.await {
@@ -429,11 +273,14 @@ impl Inner {
                 // the routed node's fault.
                 match in_flight {
                     Some(ep) => {
-                        self.node_failed(r, &ep);
+                        self.node_failed(&ep);
                         self.book_failure(&call, &ep, failure.class);
+                        if self.style == ClientStyle::Direct {
+                            self.refresh_in_background(Cause::Failure { endpoint: ep, class: failure.class });
+                        }
                     }
                     None => {
-                        if let Some(ep) = r.route(slot) {
+                        if let Some(ep) = self.router.route(slot) {
                             self.book_failure(&call, &ep, failure.class);
                         }
                     }
@@ -443,25 +290,52 @@ impl Inner {
         }
     }
 
-    async fn run(&self, call: &Call<'_>, in_flight: &mut Option<Endpoint>) -> Result<Option<String>, Failure> {
-        let r = call.r;
+    async fn run(
+        self: &Arc<Self>,
+        call: &Call<'_>,
+        in_flight: &mut Option<Endpoint>,
+    ) -> Result<Option<String>, Failure> {
+        let r = &self.router;
         if self.style == ClientStyle::ReconnectRefresh {
-            self.refresh_if_failing(r, call.slot).await;
+            self.refresh_if_failing(call.slot).await;
         }
-        let ep = route_or_fail(r, call.slot)?;
+        let ep = r.route(call.slot).ok_or_else(|| Failure::unrouted(call.slot))?;
+        let seen = r.generation();
         let failure = match self.attempt(call, &ep, false, in_flight).await {
             Ok(v) => return Ok(v),
             Err(f) => f,
         };
-        match failure.redirect {
-            Some(Redirect::Moved { .. }) => {
-                let seen = r.generation();
-                self.refresh(r, Cause::Moved { from: ep.clone() }, seen, Some(&ep)).await;
-                let ep = route_or_fail(r, call.slot)?;
-                self.attempt(call, &ep, false, in_flight).await
+        if let Some(Redirect::Ask { to, .. }) = &failure.redirect {
+            return self.attempt(call, to, true, in_flight).await;
+        }
+        let cause = match (&failure.redirect, self.style) {
+            (Some(Redirect::Moved { .. }), _) => Cause::Moved { from: ep.clone() },
+            (None, ClientStyle::Direct) if refreshes_direct(failure.class) => {
+                Cause::Failure { endpoint: ep.clone(), class: failure.class }
             }
-            Some(Redirect::Ask { to, .. }) => self.attempt(call, &to, true, in_flight).await,
-            None => Err(failure),
+            _ => return Err(failure),
+        };
+        let away = is_connection_class(failure.class).then_some((&ep, call.slot));
+        if self.style == ClientStyle::Direct {
+            // In a task of its own: a refresh cut short by this probe's timeout still completes for the next one.
+            let inner = Arc::clone(self);
+            let away = away.map(|(e, s)| (e.clone(), s));
+            let refresh = tokio::spawn(async move {
+                inner.refresh(cause, seen, None, away.as_ref().map(|(e, s)| (e, *s))).await;
+            });
+            let _ = refresh.await;
+        } else {
+            self.refresh(cause, seen, Some(&ep), None).await;
+        }
+        let next = r.route(call.slot).ok_or_else(|| Failure::unrouted(call.slot))?;
+        match failure.redirect {
+            // A map still behind the node that redirected: follow the redirect itself, as clients do.
+            Some(Redirect::Moved { to, .. }) if next == ep && self.style == ClientStyle::Direct => {
+                self.attempt(call, &to, false, in_flight).await
+            }
+            Some(Redirect::Moved { .. }) => self.attempt(call, &next, false, in_flight).await,
+            _ if next != ep => self.attempt(call, &next, false, in_flight).await,
+            _ => Err(failure),
         }
     }
 
@@ -473,21 +347,21 @@ impl Inner {
         asking: bool,
         in_flight: &mut Option<Endpoint>,
     ) -> Result<Option<String>, Failure> {
-        let r = call.r;
         *in_flight = Some(ep.clone());
-        let result = send(r, ep, call.cmd, asking).await;
+        let fail_fast = self.style == ClientStyle::Direct;
+        let result = send(&self.router, ep, call.cmd, asking, fail_fast).await;
         *in_flight = None;
         match result {
             Ok(v) => {
-                self.node_answered(r, ep);
+                self.node_answered(ep);
                 lock(&self.book).success(call.slot, ep, self.ms(Instant::now()));
                 Ok(v)
             }
             Err(f) => {
                 if is_connection_class(f.class) {
-                    self.node_failed(r, ep);
+                    self.node_failed(ep);
                 } else {
-                    self.node_answered(r, ep);
+                    self.node_answered(ep);
                 }
                 // ASK is a migration in progress, not a failure; the ASKING attempt keeps the books.
                 if !matches!(f.redirect, Some(Redirect::Ask { .. })) {
@@ -499,24 +373,23 @@ impl Inner {
     }
 
     fn book_failure(&self, call: &Call<'_>, ep: &Endpoint, class: ErrorClass) {
-        let shard = call.r.shard_slots(call.slot);
+        let shard = self.router.shard_slots(call.slot);
         let now = self.ms(Instant::now());
         lock(&self.book).failure(call.slot, &shard, ep, class, now, call.started);
     }
 
     /// Any reply, even an error reply, means the node is up: its failing streak ends.
-    fn node_answered(&self, r: &Router, ep: &Endpoint) {
-        lock(&r.failing).remove(ep);
+    fn node_answered(&self, ep: &Endpoint) {
+        lock(&self.router.failing).remove(ep);
     }
 
     /// A connection error or timeout at `ep`. moved-only reports the node `stuck` once it has failed for
     /// `refresh_after`, since nothing but a MOVED will ever move it away.
-    fn node_failed(&self, r: &Router, ep: &Endpoint) {
+    fn node_failed(&self, ep: &Endpoint) {
         let now = Instant::now();
         let stuck_for = {
-            let mut failing = lock(&r.failing);
-            let f =
-                failing.entry(ep.clone()).or_insert(Failing { since: now, last_refresh: None, stuck_reported: false });
+            let mut failing = lock(&self.router.failing);
+            let f = failing.entry(ep.clone()).or_insert_with(|| Failing::new(now));
             let failing_for = now.saturating_duration_since(f.since);
             if self.style == ClientStyle::MovedOnly && !f.stuck_reported && failing_for >= self.refresh_after {
                 f.stuck_reported = true;
@@ -530,7 +403,7 @@ impl Inner {
                 "stuck",
                 Some(ep),
                 format!(
-                    "moved-only keeps retrying {ep}: failing for {}, and this style refreshes its map only on MOVED/ASK",
+                    "moved-only keeps retrying {ep}: failing for {}, and this style refreshes its map only on MOVED",
                     human(d)
                 ),
             );
@@ -539,7 +412,8 @@ impl Inner {
 
     /// reconnect-refresh: refreshes when the node `slot` routes to has failed for `refresh_after`, then again
     /// every `refresh_after` while it stays failing and routed to.
-    async fn refresh_if_failing(&self, r: &Router, slot: u16) {
+    async fn refresh_if_failing(&self, slot: u16) {
+        let r = &self.router;
         let Some(ep) = r.route(slot) else { return };
         let after = {
             let mut failing = lock(&r.failing);
@@ -557,7 +431,7 @@ impl Inner {
         };
         let seen = r.generation();
         let cause = Cause::ReconnectFailures { endpoint: ep.clone(), after };
-        self.refresh(r, cause, seen, None).await;
+        self.refresh(cause, seen, None, None).await;
         if r.route(slot).as_ref() == Some(&ep) {
             let first_report =
                 lock(&r.failing).get_mut(&ep).is_some_and(|f| !std::mem::replace(&mut f.stuck_reported, true));
@@ -574,209 +448,162 @@ impl Inner {
         }
     }
 
-    /// Reads a new map from one node after another until one answers; single-flight. `seen` is the map
-    /// generation the caller acted on: if another refresh installed a newer map meanwhile, that one is used.
-    async fn refresh(&self, r: &Router, cause: Cause, seen: u64, first: Option<&Endpoint>) {
+    /// direct: a refresh nobody waits for (the probe that wanted it timed out).
+    fn refresh_in_background(self: &Arc<Self>, cause: Cause) {
+        let inner = Arc::clone(self);
+        let seen = self.router.generation();
+        tokio::spawn(async move { inner.refresh(cause, seen, None, None).await });
+    }
+
+    /// Reads a new map and installs it; single-flight. `seen` is the map generation the caller acted on: if
+    /// another refresh installed a newer map meanwhile, that one is used. direct asks every candidate at once
+    /// (preferring a map that routes `away.1` off the failing `away.0`); the other styles one after another.
+    async fn refresh(&self, cause: Cause, seen: u64, first: Option<&Endpoint>, away: Option<(&Endpoint, u16)>) {
+        let r = &self.router;
         let _one_at_a_time = r.refreshing.lock().await;
         if r.generation() != seen {
             return;
         }
-        let candidates = self.candidates(r, first);
-        for ep in &candidates {
-            let ask = async {
-                let client = r.pool.get(ep).await.ok()?;
-                inspect::read_topology(&client).await.ok()
-            };
-            if let Ok(Some((map, _))) = tokio::time::timeout(r.ask_timeout, ask).await {
-                if map.covered_slots() > 0 {
-                    self.install(r, map, &cause, ep);
-                    return;
-                }
-            }
-        }
-        self.emit(
-            "topology_resync_failed",
-            None,
-            format!(
-                "{}: none of {} node(s) returned a slot map",
-                cause.describe().replacen("refreshed", "refresh", 1),
-                candidates.len()
+        let candidates = candidates(self.style, first, &r.known(), &r.failing_nodes(), &r.seeds);
+        let read = if self.style == ClientStyle::Direct {
+            r.read_all(&candidates, away).await
+        } else {
+            r.read_in_order(&candidates).await
+        };
+        match read {
+            Some((map, from)) => self.install(map, &cause, &from),
+            None => self.emit(
+                "topology_resync_failed",
+                None,
+                format!(
+                    "{}: none of {} node(s) returned a slot map",
+                    cause.describe().replacen("refreshed", "refresh", 1),
+                    candidates.len()
+                ),
             ),
-        );
+        }
     }
 
-    /// Who a refresh asks, in order. moved-only: the node that answered MOVED, then every other node it
-    /// knows, then the seeds. reconnect-refresh: the known nodes that are not failing, then the seeds.
-    fn candidates(&self, r: &Router, first: Option<&Endpoint>) -> Vec<Endpoint> {
-        let failing: BTreeSet<Endpoint> = lock(&r.failing).keys().cloned().collect();
-        let known = read(&r.map).endpoints();
-        let mut out: Vec<Endpoint> = Vec::new();
-        let mut push = |ep: &Endpoint| {
-            if !out.contains(ep) {
-                out.push(ep.clone());
-            }
-        };
-        if let Some(ep) = first {
-            push(ep);
-        }
-        for ep in &known {
-            if self.style == ClientStyle::MovedOnly || !failing.contains(ep) {
-                push(ep);
-            }
-        }
-        for ep in &r.seeds {
-            push(ep);
-        }
-        out
-    }
-
-    fn install(&self, r: &Router, map: Topology, cause: &Cause, from: &Endpoint) {
-        let now = Instant::now();
-        let at_ms = self.ms(now);
+    fn install(&self, map: Topology, cause: &Cause, from: &Endpoint) {
+        let at_ms = self.ms(Instant::now());
         let shards = map.shards.len();
-        let mut keep: BTreeSet<Endpoint> = map.endpoints().into_iter().collect();
-        keep.extend(r.seeds.iter().cloned());
-        *write(&r.map) = map;
-        r.generation.fetch_add(1, Ordering::SeqCst);
-        let how = match cause {
-            Cause::Moved { from } => RecoveryHow::RefreshedOnMoved { from: from.clone(), at_ms },
-            Cause::ReconnectFailures { endpoint, after } => RecoveryHow::RefreshedAfterReconnectFailures {
-                endpoint: endpoint.clone(),
-                after_ms: u64::try_from(after.as_millis()).unwrap_or(u64::MAX),
-                at_ms,
-            },
-        };
+        let old = self.router.install(map);
+        let changed = !topology::diff(&old, &self.router.map()).is_empty();
         {
+            let how = cause.how(at_ms);
             let mut book = lock(&self.book);
             for (slot, failed_at) in book.open() {
-                if r.route(slot).as_ref() != Some(&failed_at) {
+                if self.router.route(slot).as_ref() != Some(&failed_at) {
                     book.rerouted_by(slot, how.clone());
                 }
             }
         }
-        // Connections to nodes that left the map are closed, as cluster clients do.
-        r.pool.retain(&keep);
-        lock(&r.failing).retain(|ep, _| keep.contains(ep));
-        self.emit(
-            "topology_resync",
-            Some(from),
-            format!("{} (map read from {from}, {shards} shard(s))", cause.describe()),
-        );
+        // direct refreshes on every failure: only a map that changed is news.
+        if changed || self.style != ClientStyle::Direct {
+            self.emit(
+                "topology_resync",
+                Some(from),
+                format!("{} (map read from {from}, {shards} shard(s))", cause.describe()),
+            );
+        }
     }
 }
 
-fn route_or_fail(r: &Router, slot: u16) -> Result<Endpoint, Failure> {
-    r.route(slot).ok_or_else(|| Failure {
-        class: ErrorClass::ClusterDown,
-        message: format!("slot {slot} has no owner in the client's slot map"),
-        redirect: None,
-    })
+/// The failures after which direct refreshes its map: anything that says the route may be wrong or the node gone.
+fn refreshes_direct(class: ErrorClass) -> bool {
+    is_connection_class(class)
+        || matches!(
+            class,
+            ErrorClass::ClusterDown
+                | ErrorClass::ReadOnly
+                | ErrorClass::TryAgain
+                | ErrorClass::Loading
+                | ErrorClass::MasterDown
+        )
 }
 
-async fn send(r: &Router, ep: &Endpoint, cmd: &Cmd<'_>, asking: bool) -> Result<Option<String>, Failure> {
-    let client = r.pool.get(ep).await.map_err(|e| Failure::from_connect(&e))?;
-    let result = if asking {
-        asking_then(&client, cmd).await
-    } else {
-        match *cmd {
-            Cmd::Set { key, value, px } => {
-                client.set::<(), _, _>(key, value, Some(Expiration::PX(px)), None, false).await.map(|()| None)
-            }
-            Cmd::Get { key } => client.get::<Option<String>, _>(key).await,
+/// Who a refresh asks, in order. moved-only: the node that answered MOVED, then every other node it knows, then
+/// the seeds. reconnect-refresh: the known nodes that are not failing, then the seeds. direct: every known node
+/// and every seed (asked at once).
+fn candidates(
+    style: ClientStyle,
+    first: Option<&Endpoint>,
+    known: &[Endpoint],
+    failing: &BTreeSet<Endpoint>,
+    seeds: &[Endpoint],
+) -> Vec<Endpoint> {
+    let mut out: Vec<Endpoint> = Vec::new();
+    let mut push = |ep: &Endpoint| {
+        if !out.contains(ep) {
+            out.push(ep.clone());
         }
     };
-    result.map_err(|e| Failure::from_fred(&e, ep))
-}
-
-/// `ASKING` and the command, pipelined so no other command of this connection slips in between.
-async fn asking_then(client: &Client, cmd: &Cmd<'_>) -> Result<Option<String>, fred::error::Error> {
-    let pipeline = client.pipeline();
-    let asking = CustomCommand::new_static("ASKING", ClusterHash::FirstKey, false);
-    pipeline.custom::<(), Vec<String>>(asking, Vec::new()).await?;
-    match *cmd {
-        Cmd::Set { key, value, px } => {
-            pipeline.set::<(), _, _>(key, value, Some(Expiration::PX(px)), None, false).await?
+    if let Some(ep) = first {
+        push(ep);
+    }
+    for ep in known {
+        if style != ClientStyle::ReconnectRefresh || !failing.contains(ep) {
+            push(ep);
         }
-        Cmd::Get { key } => pipeline.get::<(), _>(key).await?,
     }
-    let last = pipeline.try_all::<Value>().await.pop().unwrap_or_else(|| Ok(Value::Null))?;
-    match last {
-        Value::Null | Value::Queued => Ok(None),
-        other => Ok(other.as_string()),
+    for ep in seeds {
+        push(ep);
     }
-}
-
-fn endpoint_of(server: &Server) -> Endpoint {
-    Endpoint::new(server.host.to_string(), server.port)
-}
-
-/// fred's cached routing table as a [`Topology`] of primaries.
-fn fred_topology(client: &Client) -> Topology {
-    let Some(state) = client.cached_cluster_state() else {
-        return Topology::default();
-    };
-    let mut by_primary: BTreeMap<Endpoint, (String, Vec<SlotRange>)> = BTreeMap::new();
-    for range in state.slots() {
-        let entry = by_primary.entry(endpoint_of(&range.primary)).or_insert_with(|| (range.id.to_string(), Vec::new()));
-        entry.1.push(SlotRange::new(range.start, range.end));
-    }
-    let mut shards: Vec<Shard> = by_primary
-        .into_iter()
-        .map(|(endpoint, (id, slots))| Shard {
-            slots: merge(&slots),
-            primary: ShardNode {
-                id: Some(id).filter(|i| !i.is_empty()),
-                endpoint,
-                hostname: None,
-                role: Role::Primary,
-                health: None,
-                replication_offset: None,
-            },
-            replicas: Vec::new(),
-        })
-        .collect();
-    shards.sort_by_key(|s| s.slots.first().map(|r| r.start));
-    Topology::from_shards(shards, None)
-}
-
-fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    l.read().unwrap_or_else(|e| e.into_inner())
-}
-
-fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    l.write().unwrap_or_else(|e| e.into_inner())
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn connect_failures_are_classified() {
-        let refused = AppError::Connect("cannot connect to 127.0.0.1:1: connection refused".into());
-        assert_eq!(Failure::from_connect(&refused).class, ErrorClass::ConnectionRefused);
-        let slow = AppError::Connect("127.0.0.1:1 did not answer within 3.5s".into());
-        assert_eq!(Failure::from_connect(&slow).class, ErrorClass::Timeout);
-        let auth = AppError::Auth("authentication failed at x".into());
-        assert_eq!(Failure::from_connect(&auth).class, ErrorClass::Auth);
-        let other = AppError::Connect("cannot connect to x: boom".into());
-        assert_eq!(Failure::from_connect(&other).class, ErrorClass::ConnectionClosed);
-    }
-
-    #[test]
-    fn moved_errors_carry_their_redirect() {
-        let err = fred::error::Error::new(fred::error::ErrorKind::Cluster, "MOVED 3999 127.0.0.1:7004");
-        let f = Failure::from_fred(&err, &Endpoint::new("127.0.0.1", 7001));
-        assert_eq!(f.class, ErrorClass::Moved);
-        assert_eq!(f.redirect, Some(Redirect::Moved { slot: 3999, to: Endpoint::new("127.0.0.1", 7004) }));
+    fn ep(port: u16) -> Endpoint {
+        Endpoint::new("127.0.0.1", port)
     }
 
     #[test]
     fn causes_describe_themselves() {
-        let moved = Cause::Moved { from: Endpoint::new("127.0.0.1", 7001) };
+        let moved = Cause::Moved { from: ep(7001) };
         assert_eq!(moved.describe(), "refreshed on MOVED from 127.0.0.1:7001");
-        let rr =
-            Cause::ReconnectFailures { endpoint: Endpoint::new("127.0.0.1", 7002), after: Duration::from_millis(2100) };
+        let rr = Cause::ReconnectFailures { endpoint: ep(7002), after: Duration::from_millis(2100) };
         assert!(rr.describe().starts_with("refreshed after 127.0.0.1:7002 failed for "));
+        let f = Cause::Failure { endpoint: ep(7003), class: ErrorClass::ClusterDown };
+        assert_eq!(f.describe(), "refreshed after cluster_down from 127.0.0.1:7003");
+        assert_eq!(
+            f.how(5),
+            RecoveryHow::RefreshedOnFailure { endpoint: ep(7003), class: ErrorClass::ClusterDown, at_ms: 5 }
+        );
+    }
+
+    #[test]
+    fn direct_refreshes_on_every_sign_of_a_wrong_route() {
+        for class in [
+            ErrorClass::Timeout,
+            ErrorClass::ConnectionRefused,
+            ErrorClass::ConnectionClosed,
+            ErrorClass::ClusterDown,
+            ErrorClass::ReadOnly,
+            ErrorClass::TryAgain,
+        ] {
+            assert!(refreshes_direct(class), "{class}");
+        }
+        for class in [ErrorClass::Auth, ErrorClass::NoPerm, ErrorClass::WrongValue, ErrorClass::Other] {
+            assert!(!refreshes_direct(class), "{class}");
+        }
+    }
+
+    #[test]
+    fn candidates_follow_each_style() {
+        let known = [ep(1), ep(2), ep(3)];
+        let failing: BTreeSet<Endpoint> = [ep(2)].into_iter().collect();
+        let seeds = [ep(9), ep(1)];
+        assert_eq!(
+            candidates(ClientStyle::MovedOnly, Some(&ep(3)), &known, &failing, &seeds),
+            vec![ep(3), ep(1), ep(2), ep(9)]
+        );
+        assert_eq!(
+            candidates(ClientStyle::ReconnectRefresh, None, &known, &failing, &seeds),
+            vec![ep(1), ep(3), ep(9)]
+        );
+        assert_eq!(candidates(ClientStyle::Direct, None, &known, &failing, &seeds), vec![ep(1), ep(2), ep(3), ep(9)]);
     }
 }

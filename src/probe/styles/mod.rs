@@ -1,25 +1,25 @@
-//! Cluster clients with the habits of real libraries, so a probe can answer "would *this* client have
-//! recovered?" rather than only "did fred recover?".
+//! How a probe talks to a cluster: `direct`, the default, measures what each shard's servers offered; the
+//! other styles measure what one client library's habits make of it, so a probe can answer "would *this*
+//! client have recovered?" beside "was the shard available?".
 //!
 //! The incident that motivated this: node-redis `createCluster` (4.x/5.x) never recovered after Azure
 //! replaced cluster nodes, because it refreshes its slot map only when a node answers `MOVED`, and a node
-//! that no longer exists never answers. fred re-syncs on connection loss and falls back to its seeds, so it
-//! recovers. The emulated styles route keys themselves over direct per-node connections (one centralized
-//! fred client per node endpoint, made by the [`Factory`](crate::connect::Factory)) and follow exactly the
-//! refresh rules documented on [`ClientStyle`]; everything else (timeouts, reconnect backoff of the
-//! per-node connections) is the factory's.
+//! that no longer exists never answers. Every style but fred routes keys itself over per-node connections
+//! (one centralized fred client per node endpoint, made by the [`Factory`](crate::connect::Factory)) and
+//! follows exactly the refresh rules documented on [`ClientStyle`]; everything else (timeouts, reconnect
+//! backoff of the per-node connections) is the factory's. fred probes through fred's own cluster client.
 //!
-//! Shared rules of the emulated styles:
+//! Shared rules of the routed styles:
 //! - At start the slot map is loaded from the seeds, in order, over a direct connection: `CLUSTER SHARDS`,
 //!   else `CLUSTER SLOTS`. Each key goes to the primary the map names for its slot.
 //! - `ASK` (a slot being migrated) is followed by sending `ASKING` and the command once to the named node,
 //!   pipelined on that node's connection so nothing slips in between; the map is not changed (the slot still
 //!   belongs to the old owner until the migration ends, which a `MOVED` will then say).
-//! - A refresh reads the map from one node at a time, each attempt bounded by the connect timeout; the
-//!   first node that returns a map with slots wins. Refreshes are single-flight: operations that wanted a
-//!   refresh while another ran use its result.
+//! - moved-only and reconnect-refresh read a new map from one node at a time, each attempt bounded by the
+//!   connect timeout; the first node that returns a map with slots wins. direct asks every candidate at once.
+//!   Refreshes are single-flight: operations that wanted a refresh while another ran use its result.
 //! - Every operation, including the refreshes it triggers, is bounded by the probe timeout: a refresh that
-//!   cannot reach anyone in time is abandoned, never awaited.
+//!   cannot reach anyone in time is abandoned (direct lets it finish in the background for the next probe).
 //! - A node counts as failing from its first connection error or timeout until it answers anything again
 //!   (an error reply such as `CLUSTERDOWN` is an answer).
 
@@ -27,6 +27,8 @@ mod cluster;
 mod pool;
 mod recovery;
 mod redirect;
+mod router;
+mod send;
 
 use std::fmt;
 use std::time::Duration;
@@ -45,13 +47,21 @@ pub const DEFAULT_REFRESH_AFTER: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ClientStyle {
-    /// fred's own cluster client: re-syncs its slot map on MOVED and on connection loss, falling back to the
-    /// seeds when no known node answers.
+    /// The cluster's own availability, not one library's habit (the default): one connection per node, every
+    /// shard's probes independent of the others', and on any failure (connection error, timeout, MOVED,
+    /// CLUSTERDOWN, READONLY, TRYAGAIN, LOADING) the slot map is read again at once from every known node and
+    /// every seed, in parallel. Every refresh learns the nodes the map names, so it survives the death of its
+    /// seed and the replacement of every node, as long as one seed or one known node answers. A connection that
+    /// is down fails a command at once instead of queueing it behind the reconnect.
     #[default]
+    Direct,
+    /// fred's own cluster client (fred 10.1): re-syncs its slot map on MOVED and on connection loss. One router
+    /// serves every node, so while it reconnects to one dead node every shard's commands wait; it rediscovers
+    /// from the configured seeds only, so with the seed node dead or replaced it stays stuck on every shard.
     Fred,
-    /// node-redis 4.x/5.x `createCluster`: refreshes its slot map only when a node answers MOVED or ASK
-    /// (ask the node that answered, then the other nodes it knows, then the seeds) and retries the command
-    /// once. On a connection error or timeout it keeps retrying the same node, reconnecting with backoff,
+    /// node-redis 4.x/5.x `createCluster`: refreshes its slot map only when a node answers MOVED (ask the
+    /// node that answered, then the other nodes it knows, then the seeds) and retries the command once; ASK
+    /// is followed with `ASKING` and changes nothing. On a connection error or timeout it keeps retrying the same node, reconnecting with backoff,
     /// and never refreshes: a primary that died without a trace is retried forever.
     MovedOnly,
     /// node-redis 6.x with `topologyRefreshOnReconnectionAttemptStrategy` (default 5 s): like moved-only,
@@ -62,18 +72,22 @@ pub enum ClientStyle {
 
 impl ClientStyle {
     /// Every style, in declaration order.
-    pub const ALL: [ClientStyle; 3] = [ClientStyle::Fred, ClientStyle::MovedOnly, ClientStyle::ReconnectRefresh];
+    pub const ALL: [ClientStyle; 4] =
+        [ClientStyle::Direct, ClientStyle::Fred, ClientStyle::MovedOnly, ClientStyle::ReconnectRefresh];
 
     /// The flag value, identical to the serde name.
     pub fn as_str(self) -> &'static str {
         match self {
+            ClientStyle::Direct => "direct",
             ClientStyle::Fred => "fred",
             ClientStyle::MovedOnly => "moved-only",
             ClientStyle::ReconnectRefresh => "reconnect-refresh",
         }
     }
 
-    /// Whether this style routes keys itself over per-node connections (everything but fred).
+    /// Whether this style routes keys itself over per-node connections (everything but fred). In standalone
+    /// and enterprise mode there is one endpoint and nothing to route: `direct` then probes over one
+    /// connection to it, as fred does.
     pub fn is_emulated(self) -> bool {
         !matches!(self, ClientStyle::Fred)
     }
@@ -100,6 +114,8 @@ mod tests {
             assert_eq!(ClientStyle::from_str(style.as_str(), false).unwrap(), style);
         }
         assert!(!ClientStyle::Fred.is_emulated());
+        assert!(ClientStyle::Direct.is_emulated());
+        assert_eq!(ClientStyle::default(), ClientStyle::Direct);
         assert!(ClientStyle::MovedOnly.is_emulated());
     }
 }

@@ -28,6 +28,16 @@ pub enum RecoveryHow {
         /// When the refreshed map was installed.
         at_ms: u64,
     },
+    /// A failure (connection error, timeout, CLUSTERDOWN, READONLY, ...) made the client refresh its map at
+    /// once, and the new map routes the shard elsewhere (direct).
+    RefreshedOnFailure {
+        /// The node the failure came from.
+        endpoint: Endpoint,
+        /// What failed.
+        class: ErrorClass,
+        /// When the refreshed map was installed.
+        at_ms: u64,
+    },
     /// The same node answered again, without any change of route.
     RecoveredInPlace {
         /// The node.

@@ -1,0 +1,199 @@
+//! The routing state of a client style: the slot map, the per-node connections, which nodes are failing, and
+//! how a new map is read (one node after another, or every candidate at once).
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinSet;
+
+use super::pool::{lock, NodePool};
+use crate::connect::Factory;
+use crate::duration::human;
+use crate::error::{AppError, AppResult};
+use crate::inspect;
+use crate::topology::{Endpoint, SlotRange, Topology};
+
+/// How long a parallel refresh waits, after its first answer, for one that routes the failing slot elsewhere.
+const GRACE: Duration = Duration::from_millis(50);
+
+/// Slot map, per-node connections, node health.
+pub(super) struct Router {
+    pub(super) pool: Arc<NodePool>,
+    pub(super) seeds: Vec<Endpoint>,
+    /// Bound of each node asked during a refresh.
+    pub(super) ask_timeout: Duration,
+    map: RwLock<Topology>,
+    /// Bumped at each installed map, so operations that queued for a refresh can tell one happened.
+    generation: AtomicU64,
+    pub(super) refreshing: tokio::sync::Mutex<()>,
+    pub(super) failing: Mutex<HashMap<Endpoint, Failing>>,
+}
+
+/// A node failing since `since`, with no answer in between.
+pub(super) struct Failing {
+    pub(super) since: Instant,
+    pub(super) last_refresh: Option<Instant>,
+    pub(super) stuck_reported: bool,
+}
+
+impl Failing {
+    pub(super) fn new(since: Instant) -> Self {
+        Failing { since, last_refresh: None, stuck_reported: false }
+    }
+}
+
+impl Router {
+    /// Loads the map from the seeds, in order, over direct connections.
+    pub(super) async fn connect(factory: Arc<Factory>) -> AppResult<Router> {
+        let seeds = factory.target().seeds.clone();
+        let ask_timeout = factory.target().timeout;
+        let pool = NodePool::new(factory);
+        let mut last = None;
+        for seed in &seeds {
+            match initial_map(&pool, seed, ask_timeout).await {
+                Ok(map) => {
+                    return Ok(Router {
+                        pool,
+                        seeds,
+                        ask_timeout,
+                        map: RwLock::new(map),
+                        generation: AtomicU64::new(0),
+                        refreshing: tokio::sync::Mutex::new(()),
+                        failing: Mutex::new(HashMap::new()),
+                    })
+                }
+                Err(e @ (AppError::Auth(_) | AppError::WrongMode(_) | AppError::BadInput(_))) => {
+                    pool.close().await;
+                    return Err(e);
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        pool.close().await;
+        Err(last.unwrap_or_else(|| AppError::BadInput("no seed endpoint given".into())))
+    }
+
+    pub(super) fn route(&self, slot: u16) -> Option<Endpoint> {
+        read(&self.map).primary_for_slot(slot).map(|n| n.endpoint.clone())
+    }
+
+    pub(super) fn shard_slots(&self, slot: u16) -> Vec<SlotRange> {
+        read(&self.map).shard_for_slot(slot).map(|s| s.slots.clone()).unwrap_or_default()
+    }
+
+    pub(super) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    pub(super) fn map(&self) -> Topology {
+        read(&self.map).clone()
+    }
+
+    pub(super) fn known(&self) -> Vec<Endpoint> {
+        read(&self.map).endpoints()
+    }
+
+    pub(super) fn failing_nodes(&self) -> BTreeSet<Endpoint> {
+        lock(&self.failing).keys().cloned().collect()
+    }
+
+    /// Installs `map` and returns the one it replaced; connections to nodes that left it (and are no seeds)
+    /// are closed, as cluster clients do.
+    pub(super) fn install(&self, map: Topology) -> Topology {
+        let mut keep: BTreeSet<Endpoint> = map.endpoints().into_iter().collect();
+        keep.extend(self.seeds.iter().cloned());
+        let old = std::mem::replace(&mut *write(&self.map), map);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.pool.retain(&keep);
+        lock(&self.failing).retain(|ep, _| keep.contains(ep));
+        old
+    }
+
+    /// Asks `candidates` one after another; the first map with slots wins.
+    pub(super) async fn read_in_order(&self, candidates: &[Endpoint]) -> Option<(Topology, Endpoint)> {
+        for ep in candidates {
+            if let Some(map) = ask(&self.pool, ep, self.ask_timeout).await {
+                return Some((map, ep.clone()));
+            }
+        }
+        None
+    }
+
+    /// Asks every candidate at once. The first map that routes `away.1` to a node other than `away.0` wins at
+    /// once; failing that, the first map that came back, once [`GRACE`] has passed or everyone answered.
+    pub(super) async fn read_all(
+        &self,
+        candidates: &[Endpoint],
+        away: Option<(&Endpoint, u16)>,
+    ) -> Option<(Topology, Endpoint)> {
+        let mut asks = JoinSet::new();
+        for ep in candidates {
+            let (pool, ep, bound) = (Arc::clone(&self.pool), ep.clone(), self.ask_timeout);
+            asks.spawn(async move { ask(&pool, &ep, bound).await.map(|m| (m, ep)) });
+        }
+        let mut first: Option<(Topology, Endpoint)> = None;
+        let mut deadline: Option<tokio::time::Instant> = None;
+        loop {
+            let next = match deadline {
+                Some(d) => match tokio::time::timeout_at(d, asks.join_next()).await {
+                    Ok(n) => n,
+                    Err(_) => break,
+                },
+                None => asks.join_next().await,
+            };
+            let Some(done) = next else { break };
+            let Ok(Some((map, ep))) = done else { continue };
+            let moved_away =
+                away.is_none_or(|(failed, slot)| map.primary_for_slot(slot).is_some_and(|n| n.endpoint != *failed));
+            if moved_away {
+                asks.abort_all();
+                return Some((map, ep));
+            }
+            if first.is_none() {
+                first = Some((map, ep));
+                deadline = Some(tokio::time::Instant::now() + GRACE);
+            }
+        }
+        asks.abort_all();
+        first
+    }
+}
+
+/// One node's slot map, bounded; `None` when it has none to give in time.
+async fn ask(pool: &Arc<NodePool>, ep: &Endpoint, bound: Duration) -> Option<Topology> {
+    let read = async {
+        let client = pool.get(ep).await.ok()?;
+        inspect::read_topology(&client).await.ok()
+    };
+    match tokio::time::timeout(bound, read).await {
+        Ok(Some((map, _))) if map.covered_slots() > 0 => Some(map),
+        _ => None,
+    }
+}
+
+async fn initial_map(pool: &Arc<NodePool>, seed: &Endpoint, bound: Duration) -> AppResult<Topology> {
+    let client = pool.get(seed).await?;
+    match tokio::time::timeout(bound * 3, inspect::read_topology(&client)).await {
+        Ok(Ok((map, _))) if map.covered_slots() > 0 => Ok(map),
+        Ok(Ok(_)) => Err(AppError::Connect(format!("{seed} reports no slots: is the cluster set up?"))),
+        Ok(Err(e)) if e.details().to_ascii_lowercase().contains("cluster support disabled") => {
+            Err(AppError::WrongMode(format!(
+                "{seed} is not a cluster node (cluster support disabled): client styles emulate cluster clients"
+            )))
+        }
+        Ok(Err(e)) => Err(AppError::Connect(format!("reading the slot map from {seed} failed: {}", e.details()))),
+        Err(_) => {
+            Err(AppError::Connect(format!("{seed} did not answer CLUSTER SHARDS/SLOTS within {}", human(bound * 3))))
+        }
+    }
+}
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|e| e.into_inner())
+}
