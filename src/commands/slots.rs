@@ -25,7 +25,7 @@ pub struct SlotsReport {
     pub all_covered: bool,
     /// Ranges nobody serves.
     pub uncovered: Vec<SlotRange>,
-    /// Number of primaries.
+    /// Number of primaries that serve slots (a failed primary still listed with no slots is not counted).
     pub primaries: usize,
 }
 
@@ -60,7 +60,7 @@ impl SlotsReport {
         SlotsReport {
             hidden: false,
             source: Some(source),
-            primaries: shards.len(),
+            primaries: shards.iter().filter(|s| s.slot_count > 0).count(),
             covered: topology::covered_count(&all),
             all_covered: uncovered.is_empty(),
             uncovered,
@@ -77,7 +77,11 @@ impl Report for SlotsReport {
         let mut t = output::table(&["ranges", "slots", "primary", "replicas"]);
         for s in &self.shards {
             t.add_row(vec![
-                s.ranges.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(" "),
+                if s.ranges.is_empty() {
+                    "(no slots)".into()
+                } else {
+                    s.ranges.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(" ")
+                },
                 s.slot_count.to_string(),
                 s.primary.clone(),
                 if s.replicas.is_empty() { "none".into() } else { s.replicas.join(", ") },
