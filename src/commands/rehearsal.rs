@@ -10,7 +10,7 @@ use crate::cli::{Mode, RehearsalArgs};
 use crate::clock::Clock;
 use crate::error::{AppError, AppResult};
 use crate::events::Event;
-use crate::lab::{Lab, LabOptions, Scenario, ScenarioKind, ScenarioReport, TopologyKind};
+use crate::lab::{Lab, LabOptions, Scenario, ScenarioKind, ScenarioReport, SeedKind, TopologyKind};
 use crate::probe::collect::TargetReport;
 use crate::report::LabSummary;
 
@@ -40,11 +40,14 @@ pub fn validate(args: &RehearsalArgs, duration: Duration) -> AppResult<()> {
 pub async fn start(kind: TopologyKind, args: &RehearsalArgs) -> AppResult<Lab> {
     let replicas = if kind == TopologyKind::Standalone { args.replicas.min(1) } else { args.replicas };
     // A cluster gets a stable discovery endpoint as its seed, as a managed OSS cluster has: without it, replacing
-    // every node would leave even a client that falls back to its seeds nowhere to go.
+    // every node would leave even a client that falls back to its seeds nowhere to go. `--seed node` asks for
+    // exactly that: the one node owning slot 0, as a client configured with one node's address.
+    let cluster = kind == TopologyKind::Cluster;
     let opts = LabOptions {
         primaries: args.primaries,
         replicas,
-        seed_proxy: kind == TopologyKind::Cluster,
+        seed_proxy: cluster && args.seed == SeedKind::Proxy,
+        seed_node: cluster && args.seed == SeedKind::Node,
         tls: args.tls,
         ..LabOptions::default()
     };
@@ -53,7 +56,7 @@ pub async fn start(kind: TopologyKind, args: &RehearsalArgs) -> AppResult<Lab> {
 
 /// The scenario the flags ask for.
 pub fn scenario(kind: ScenarioKind, args: &RehearsalArgs) -> Scenario {
-    Scenario::from_kind(kind, args.shard, args.hang_for, false)
+    Scenario::from_kind(kind, args.shard, args.hang_for, false, args.drain)
 }
 
 /// What an injection hands back: the lab (to shut down) and the scenario's report, if it ran.
