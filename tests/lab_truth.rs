@@ -139,3 +139,51 @@ fn a_replaced_primary_lingers_for_the_drain() {
         lab.shutdown().await;
     });
 }
+
+#[test]
+fn a_rehearsal_seeded_by_a_node_compares_every_shard() {
+    use redis_failover_probe::report::RunSummary;
+    heavy(|| async {
+        let args = [
+            "--mode",
+            "oss-cluster",
+            "failover-recovery",
+            "--output",
+            "json",
+            "--lab",
+            "kill-primary",
+            "--seed",
+            "node",
+            "--at",
+            "2s",
+            "--duration",
+            "9s",
+            "--interval",
+            "100ms",
+        ];
+        // The exit code is the probes' business (fred seeded by the killed node did not recover within 7 s here).
+        let (s, code): (RunSummary, i32) = support::run_json(&args, Duration::from_secs(120));
+        eprintln!("exit code {code}");
+        let lab = s.lab.as_ref().expect("lab summary");
+        assert!(lab.error.is_none(), "{:?}", lab.error);
+        for c in &lab.shards {
+            eprintln!("{c:?}");
+        }
+        assert_eq!(lab.shards.len(), 3, "{:?}", lab.shards);
+        assert_eq!(lab.shards.iter().filter(|c| c.affected).count(), 1);
+        let affected = lab.shards.iter().find(|c| c.affected).unwrap();
+        assert_eq!(Some(&affected.shard), lab.shard.as_ref());
+        // The every-shard watch and the affected shard's own watch agree to within a few polls.
+        let g = lab.ground_truth_ms.expect("ground truth");
+        assert!(affected.ground_truth_ms.abs_diff(g) < 300, "{affected:?} vs {g} ms");
+        for c in &lab.shards {
+            assert!(s.targets.iter().any(|t| t.name == c.shard), "{} has no target", c.shard);
+            let m = c.measured_ms.unwrap_or_else(|| panic!("{} measured nothing", c.shard));
+            assert_eq!(c.difference_ms, Some(m as i64 - c.ground_truth_ms as i64));
+        }
+        // The lab's own report inside the summary carries the shards too.
+        let report: ScenarioReport = serde_json::from_value(lab.report.clone()).unwrap();
+        assert_eq!(report.shards.len(), 3);
+        assert!(report.shards.iter().filter(|t| !t.affected).any(|t| t.unavailable_ms > 0), "{:?}", report.shards);
+    });
+}
