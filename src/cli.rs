@@ -326,6 +326,14 @@ pub struct RehearsalArgs {
     /// Rehearse on TLS-only labs (rediss://), certificates verified against the lab's own CA.
     #[arg(long, requires = "lab")]
     pub tls: bool,
+    /// Cluster labs: the probes' seed, a HAProxy discovery endpoint (proxy) or the node owning slot 0 (node).
+    #[arg(long, value_enum, default_value_t = crate::lab::SeedKind::Proxy, requires = "lab")]
+    pub seed: crate::lab::SeedKind,
+    /// replace-node, rolling-replace on a cluster: how long a demoted primary keeps running (answering MOVED)
+    /// after the new primary is promoted, before it is shut down; 0 shuts it down at once [default: 5s, an
+    /// assumption: managed caches demote, migrate, then remove nodes, and say nothing of how long that takes].
+    #[arg(long, value_parser = parse_duration, value_name = "DUR", requires = "lab", allow_hyphen_values = true)]
+    pub drain: Option<Duration>,
 }
 
 /// Flags of `status`.

@@ -96,7 +96,7 @@ fn cluster_scenarios_change_the_real_roles() {
         assert!(g.unavailable_ms >= 390, "{g:?}");
         assert_eq!(r.old_primary, r.new_primary);
 
-        let r = lab.run(&Scenario::ReplaceNode { shard: None, replica: false }).await.unwrap();
+        let r = lab.run(&Scenario::ReplaceNode { shard: None, replica: false, drain: Duration::ZERO }).await.unwrap();
         check_truth(&r);
         let retired = r.retired_endpoints.clone();
         assert_eq!(retired.len(), 1);
@@ -119,7 +119,7 @@ fn cluster_scenarios_change_the_real_roles() {
         assert!(topo.all_covered());
         assert!(!topo.endpoints().contains(&retired[0]), "retired node still known");
 
-        let r = lab.run(&Scenario::ReplaceNode { shard: Some(2), replica: true }).await.unwrap();
+        let r = lab.run(&Scenario::ReplaceNode { shard: Some(2), replica: true, drain: Duration::ZERO }).await.unwrap();
         assert!(r.ground_truth.is_none(), "a replica swap interrupts no write");
         read_keys(&lab, &keys).await;
         let err = lab.run(&Scenario::RoleSwap { shard: Some(7) }).await.unwrap_err();
@@ -134,7 +134,7 @@ fn rolling_replace_leaves_no_original_endpoint() {
         let mut lab = support::start_cluster(3, 1).await;
         let original: Vec<Endpoint> = lab.node_endpoints();
         let keys = write_keys(&lab, 60).await;
-        let r = lab.run(&Scenario::RollingReplace).await.unwrap();
+        let r = lab.run(&Scenario::RollingReplace { drain: Duration::ZERO }).await.unwrap();
         assert_eq!(r.steps.len(), 6);
         assert_eq!(r.retired_endpoints.len(), 6);
         assert_eq!(
@@ -186,8 +186,8 @@ fn enterprise_endpoint_stays_put_through_every_scenario() {
         let first_nodes = lab.node_endpoints();
         for scenario in [
             Scenario::RoleSwap { shard: None },
-            Scenario::ReplaceNode { shard: None, replica: false },
-            Scenario::RollingReplace,
+            Scenario::ReplaceNode { shard: None, replica: false, drain: Duration::ZERO },
+            Scenario::RollingReplace { drain: Duration::ZERO },
             Scenario::KillPrimary { shard: None },
         ] {
             let r = lab.run(&scenario).await.unwrap_or_else(|e| panic!("{scenario:?}: {e}"));
@@ -255,7 +255,7 @@ fn standalone_scenarios() {
         check_truth(&r);
         assert_eq!(lab.seeds(), vec![r.new_primary.clone().unwrap()]);
         let before = lab.seeds();
-        let r = lab.run(&Scenario::ReplaceNode { shard: None, replica: false }).await.unwrap();
+        let r = lab.run(&Scenario::ReplaceNode { shard: None, replica: false, drain: Duration::ZERO }).await.unwrap();
         check_truth(&r);
         assert_ne!(lab.seeds(), before, "a standalone endpoint moves with its node");
         assert!(!port_accepts(before[0].port));
@@ -310,7 +310,8 @@ fn nothing_is_left_after_drop_shutdown_or_panic() {
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         rt.block_on(async {
             let mut lab = support::start_enterprise().await;
-            let _ = lab.run(&Scenario::ReplaceNode { shard: None, replica: true }).await.unwrap();
+            let _ =
+                lab.run(&Scenario::ReplaceNode { shard: None, replica: true, drain: Duration::ZERO }).await.unwrap();
             *seen.lock().unwrap() = (lab.pids(), lab.ports());
             panic!("boom inside the test body");
         })

@@ -307,7 +307,10 @@ fn cluster_scenarios_show_up_in_order_on_the_monitor_timeline() {
         tokio::time::sleep(CATCH_UP).await;
 
         let replace_at = SystemTime::now();
-        let replace = lab.run(&Scenario::ReplaceNode { shard: Some(2), replica: false }).await.expect("replace-node");
+        let replace = lab
+            .run(&Scenario::ReplaceNode { shard: Some(2), replica: false, drain: Duration::ZERO })
+            .await
+            .expect("replace-node");
         tokio::time::sleep(CATCH_UP).await;
         let end = SystemTime::now();
 
@@ -496,7 +499,7 @@ fn rolling_replace_ends_with_every_known_endpoint_gone() {
         cluster_watched(&mut mon, &originals).await;
 
         let began = SystemTime::now();
-        let r = lab.run(&Scenario::RollingReplace).await.expect("rolling-replace");
+        let r = lab.run(&Scenario::RollingReplace { drain: Duration::ZERO }).await.expect("rolling-replace");
         tokio::time::sleep(CATCH_UP).await;
         let end = SystemTime::now();
         let out = finish(mon, |m| m.terminate(Duration::from_secs(15))).await;

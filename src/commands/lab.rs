@@ -112,6 +112,11 @@ pub struct RunArgs {
     /// replace-node: replace the shard's first replica instead of its primary.
     #[arg(long)]
     pub replica: bool,
+    /// replace-node, rolling-replace on a cluster: how long a demoted primary keeps running (answering MOVED)
+    /// after the new primary is promoted, before it is shut down; 0 shuts it down at once [default: 5s, an
+    /// assumption: managed caches demote, migrate, then remove nodes, and say nothing of how long that takes].
+    #[arg(long, value_parser = crate::duration::parse_duration, value_name = "DUR", allow_hyphen_values = true)]
+    pub drain: Option<Duration>,
     /// The state file of a detached lab.
     #[arg(long, default_value = DEFAULT_STATE_FILE, value_name = "FILE")]
     pub state: PathBuf,
@@ -277,6 +282,23 @@ impl Report for ScenarioReport {
             )),
             None => out.push_str("ground truth: no write interruption (only a replica was touched)\n"),
         }
+        for t in &self.shards {
+            let affected = if t.affected { " (acted on)" } else { "" };
+            let windows: Vec<String> = t
+                .windows
+                .iter()
+                .map(|w| format!("{}-{} ms ({} ms)", w.write_stopped_ms, w.write_resumed_ms, w.unavailable_ms))
+                .collect();
+            match windows.as_slice() {
+                [] => out.push_str(&format!("  {}{affected}: writes never stopped\n", t.shard)),
+                _ => out.push_str(&format!(
+                    "  {}{affected}: no write succeeded for {} ms: {}\n",
+                    t.shard,
+                    t.unavailable_ms,
+                    windows.join(", ")
+                )),
+            }
+        }
         if !self.retired_endpoints.is_empty() {
             let list: Vec<String> = self.retired_endpoints.iter().map(|e| e.to_string()).collect();
             out.push_str(&format!("retired endpoints: {}\n", list.join(", ")));
@@ -335,6 +357,7 @@ async fn up(c: &Ctx, a: &UpArgs) -> AppResult<ExitCode> {
         keep_dir: a.keep_dir,
         base_port: a.base_port,
         seed_proxy: a.seed_proxy,
+        seed_node: false,
         tls: a.tls,
     };
     // Listening for Ctrl-C / SIGTERM starts before the lab does: a signal during start-up drops the half-started
@@ -386,7 +409,7 @@ async fn status(c: &Ctx, a: &StateArgs) -> AppResult<ExitCode> {
 async fn run_scenario(c: &Ctx, a: &RunArgs) -> AppResult<ExitCode> {
     let state = LabState::read(&a.state)?;
     let mut lab = Lab::attach(&state, Clock::start(), None)?;
-    let scenario = Scenario::from_kind(a.scenario, a.shard, a.hang_for, a.replica);
+    let scenario = Scenario::from_kind(a.scenario, a.shard, a.hang_for, a.replica, a.drain);
     let result = lab.run(&scenario).await;
     // New nodes and retired ones are recorded even when the scenario failed half-way.
     let after = lab.detach().await;

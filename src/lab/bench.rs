@@ -62,7 +62,7 @@ pub async fn bench(runs: usize, mut progress: impl FnMut(&str, u64)) -> AppResul
         progress("cluster 3x1 ready", ms);
         ready.push(ms);
         let began = Instant::now();
-        lab.run(&Scenario::ReplaceNode { shard: None, replica: false }).await?;
+        lab.run(&Scenario::ReplaceNode { shard: None, replica: false, drain: Duration::ZERO }).await?;
         let ms = began.elapsed().as_millis() as u64;
         progress("replace-node (primary)", ms);
         replace.push(ms);
@@ -70,7 +70,7 @@ pub async fn bench(runs: usize, mut progress: impl FnMut(&str, u64)) -> AppResul
 
         let mut lab = Lab::start(TopologyKind::Cluster, &opts, clock, None).await?;
         let began = Instant::now();
-        lab.run(&Scenario::RollingReplace).await?;
+        lab.run(&Scenario::RollingReplace { drain: Duration::ZERO }).await?;
         let ms = began.elapsed().as_millis() as u64;
         progress("rolling-replace (6 nodes)", ms);
         rolling.push(ms);

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use super::truth::watch_writes;
-use super::{key_for_slot, local, pending, GroundTruth, Lab, LabEventKind, Pending, Scenario, ScenarioStep};
+use super::{
+    key_for_slot, local, pending, GroundTruth, Lab, LabEventKind, Pending, Scenario, ScenarioStep, ShardTruth,
+};
 use crate::error::{AppError, AppResult};
 use crate::topology::{
     merge, parse_cluster_info, parse_cluster_nodes, shards_from_nodes, ClusterNode, Role, Shard, SlotRange, SLOT_COUNT,
@@ -287,10 +289,19 @@ impl Lab {
         self.node_timeout() * 10 + Duration::from_secs(15)
     }
 
-    pub(crate) async fn cluster_scenario(&mut self, scenario: &Scenario) -> AppResult<(String, Vec<ScenarioStep>)> {
+    /// Runs a scenario on the cluster, with every shard's writes watched from just before the lab acts until the
+    /// scenario has settled.
+    pub(crate) async fn cluster_scenario(
+        &mut self,
+        scenario: &Scenario,
+    ) -> AppResult<(String, Vec<ScenarioStep>, Vec<ShardTruth>)> {
         let view = self.settled_view().await?;
         let shard = self.pick_shard(&view, scenario.shard())?;
         let shard_label = label(&shard.slots);
+        let every: Vec<(String, u16)> =
+            self.live_shards(&view).iter().map(|s| (label(&s.slots), s.slots[0].start)).collect();
+        let watch = self.watch_every_shard(&every, &self.live_ports()).await?;
+        let drain = scenario.drain();
         let steps = match scenario {
             Scenario::RoleSwap { .. } => vec![self.cluster_role_swap(&shard).await?],
             Scenario::KillPrimary { .. } => vec![self.cluster_kill(&shard).await?],
@@ -307,9 +318,9 @@ impl Lab {
                 } else {
                     shard.primary.endpoint.port
                 };
-                vec![self.cluster_replace(port).await?]
+                vec![self.cluster_replace(port, drain).await?]
             }
-            Scenario::RollingReplace => {
+            Scenario::RollingReplace { .. } => {
                 // Replicas of a shard before its primary, shard by shard; every original node once.
                 let mut order = Vec::new();
                 for s in self.live_shards(&view) {
@@ -318,12 +329,13 @@ impl Lab {
                 }
                 let mut steps = Vec::new();
                 for port in order {
-                    steps.push(self.cluster_replace(port).await?);
+                    steps.push(self.cluster_replace(port, drain).await?);
                 }
                 steps
             }
         };
-        Ok((shard_label, steps))
+        let shards = self.every_shard_truth(watch, &steps).await;
+        Ok((shard_label, steps, shards))
     }
 
     async fn cluster_role_swap(&mut self, shard: &Shard) -> AppResult<ScenarioStep> {
@@ -361,6 +373,7 @@ impl Lab {
             new_primary: Some(new),
             retired: None,
             ground_truth: Some(truth),
+            drain_ms: None,
         })
     }
 
@@ -405,6 +418,7 @@ impl Lab {
             new_primary: Some(new),
             retired: None,
             ground_truth: Some(truth),
+            drain_ms: None,
         })
     }
 
@@ -443,12 +457,14 @@ impl Lab {
             new_primary: new,
             retired: None,
             ground_truth: Some(truth),
+            drain_ms: None,
         })
     }
 
-    /// Replaces one node: a new node joins, replicates the shard, takes over if the old one was primary; then
-    /// the old one is shut down and forgotten by every remaining node.
-    async fn cluster_replace(&mut self, old_port: u16) -> AppResult<ScenarioStep> {
+    /// Replaces one node: a new node joins, replicates the shard, takes over if the old one was primary (which
+    /// then keeps running, demoted, for `drain`); then the old one is shut down and forgotten by every remaining
+    /// node.
+    async fn cluster_replace(&mut self, old_port: u16, drain: Duration) -> AppResult<ScenarioStep> {
         let view = self.settled_view().await?;
         let old_id = self.id_of(old_port);
         let me = view
@@ -520,6 +536,7 @@ impl Lab {
             truth = Some(self.truth(watch, stopped).await?);
             new_primary = local(new_port);
         }
+        let drain_ms = if was_primary { Some(self.drain(old_port, drain).await) } else { None };
         self.retire_cluster_node(old_port, &old_id).await?;
         self.settled_view().await?;
         Ok(ScenarioStep {
@@ -529,7 +546,24 @@ impl Lab {
             new_primary: Some(new_primary),
             retired: Some(old),
             ground_truth: truth,
+            drain_ms,
         })
+    }
+
+    /// Leaves a demoted primary running (it answers MOVED) for `drain` before it is retired; returns the ms.
+    async fn drain(&mut self, port: u16, drain: Duration) -> u64 {
+        if !drain.is_zero() {
+            self.emit(
+                LabEventKind::NodeDraining,
+                Some(local(port)),
+                format!(
+                    "127.0.0.1:{port} demoted, left running (answering MOVED) for {} before it is shut down",
+                    crate::duration::human(drain)
+                ),
+            );
+            tokio::time::sleep(drain).await;
+        }
+        drain.as_millis() as u64
     }
 
     /// The replica's link is up and every live node lists it as a replica of `primary_id`.

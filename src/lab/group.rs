@@ -444,7 +444,7 @@ impl Lab {
                 };
                 vec![self.group_replace(port).await?]
             }
-            Scenario::RollingReplace => {
+            Scenario::RollingReplace { .. } => {
                 let mut order = view.replicas.clone();
                 order.push(view.primary);
                 let mut steps = Vec::new();
@@ -506,6 +506,7 @@ impl Lab {
             new_primary: Some(local(to)),
             retired: None,
             ground_truth: Some(truth),
+            drain_ms: None,
         })
     }
 
@@ -557,6 +558,7 @@ impl Lab {
             new_primary: Some(local(winner)),
             retired: None,
             ground_truth: Some(truth),
+            drain_ms: None,
         })
     }
 
@@ -595,6 +597,7 @@ impl Lab {
             new_primary: Some(local(after.primary)),
             retired: None,
             ground_truth: Some(truth),
+            drain_ms: None,
         })
     }
 
@@ -635,6 +638,7 @@ impl Lab {
             new_primary: Some(local(now_primary)),
             retired: Some(local(old)),
             ground_truth: truth,
+            drain_ms: None,
         })
     }
 }

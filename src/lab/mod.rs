@@ -47,6 +47,9 @@ mod cluster;
 mod group;
 mod process;
 mod proxy;
+mod scenario;
+mod seed;
+mod shard_truth;
 mod state;
 mod truth;
 
@@ -69,6 +72,10 @@ use crate::topology::Endpoint;
 
 pub use bench::{bench, BenchFigure, BenchReport};
 pub use process::{pid_running, port_accepts, HAPROXY_ENV, REDIS_SERVER_ENV};
+pub use scenario::{
+    GroundTruth, Scenario, ScenarioKind, ScenarioReport, ScenarioStep, ShardTruth, DEFAULT_DRAIN, DEFAULT_HANG,
+};
+pub use seed::SeedKind;
 pub use state::{LabState, NodeState, ProcState, ProxyState, DEFAULT_STATE_FILE};
 
 /// Which topology a lab runs.
@@ -126,6 +133,9 @@ pub struct LabOptions {
     /// Cluster: put a stable discovery endpoint (HAProxy forwarding to any live node) in front, as a managed
     /// OSS cluster's public address is; its URL becomes the seed. Node replacement keeps it pointed at live nodes.
     pub seed_proxy: bool,
+    /// Cluster without `seed_proxy`: the only seed is the node that owned slot 0 when the lab started (the
+    /// default victim of kill-primary), as a client configured with one node's address has; otherwise every node.
+    pub seed_node: bool,
     /// TLS only: every node, Sentinel and the HAProxy endpoint take `rediss://` connections, verified against a
     /// CA the lab makes in its dir ([`Lab::tls_ca`]).
     pub tls: bool,
@@ -140,6 +150,7 @@ impl Default for LabOptions {
             keep_dir: false,
             base_port: None,
             seed_proxy: false,
+            seed_node: false,
             tls: false,
         }
     }
@@ -169,6 +180,8 @@ pub enum LabEventKind {
     NodeShutdown,
     /// CLUSTER FORGET of a retired node sent to every remaining node.
     NodeForgotten,
+    /// A demoted primary keeps running (answering MOVED) for the drain before it is shut down.
+    NodeDraining,
     /// An endpoint no longer exists.
     EndpointRetired,
     /// HAProxy's admin socket changed a server slot.
@@ -199,164 +212,6 @@ pub struct LabEvent {
     pub node: Option<Endpoint>,
     /// Details for people.
     pub detail: String,
-}
-
-/// The name of a scenario, as typed on the command line (`kill-primary`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ScenarioKind {
-    /// Promote a replica of the target shard in a planned way (CLUSTER FAILOVER / FAILOVER).
-    RoleSwap,
-    /// SIGKILL the target shard's primary; the cluster (or Sentinel) promotes a replica.
-    KillPrimary,
-    /// Replace one node as planned maintenance does: new node, sync, fail over to it, retire the old one.
-    ReplaceNode,
-    /// Replace every node in turn until no original endpoint is left.
-    RollingReplace,
-    /// SIGSTOP the target primary, SIGCONT after `--for`.
-    HangPrimary,
-}
-
-impl ScenarioKind {
-    /// The command-line name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ScenarioKind::RoleSwap => "role-swap",
-            ScenarioKind::KillPrimary => "kill-primary",
-            ScenarioKind::ReplaceNode => "replace-node",
-            ScenarioKind::RollingReplace => "rolling-replace",
-            ScenarioKind::HangPrimary => "hang-primary",
-        }
-    }
-}
-
-impl std::fmt::Display for ScenarioKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// How long `hang-primary` stops the primary when no duration is given.
-pub const DEFAULT_HANG: Duration = Duration::from_secs(2);
-
-/// A fault scenario. `shard` picks the target shard by index in slot order: `None` and `Some(0)` are both the
-/// shard that owns slot 0 (the default). Topologies without shards have one "shard": the replication group.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scenario {
-    /// Planned promotion of a replica of the target shard.
-    RoleSwap {
-        /// Target shard index.
-        shard: Option<usize>,
-    },
-    /// SIGKILL of the target shard's primary.
-    KillPrimary {
-        /// Target shard index.
-        shard: Option<usize>,
-    },
-    /// Replacement of the target shard's primary (or, with `replica`, of its first replica).
-    ReplaceNode {
-        /// Target shard index.
-        shard: Option<usize>,
-        /// Replace a replica instead of the primary (no write interruption).
-        replica: bool,
-    },
-    /// Replacement of every node, replicas of a shard before its primary.
-    RollingReplace,
-    /// SIGSTOP of the target shard's primary for `duration`, then SIGCONT.
-    HangPrimary {
-        /// Target shard index.
-        shard: Option<usize>,
-        /// How long the primary stays stopped.
-        duration: Duration,
-    },
-}
-
-impl Scenario {
-    /// Builds a scenario from its command-line name and flags.
-    pub fn from_kind(kind: ScenarioKind, shard: Option<usize>, hang_for: Option<Duration>, replica: bool) -> Scenario {
-        match kind {
-            ScenarioKind::RoleSwap => Scenario::RoleSwap { shard },
-            ScenarioKind::KillPrimary => Scenario::KillPrimary { shard },
-            ScenarioKind::ReplaceNode => Scenario::ReplaceNode { shard, replica },
-            ScenarioKind::RollingReplace => Scenario::RollingReplace,
-            ScenarioKind::HangPrimary => Scenario::HangPrimary { shard, duration: hang_for.unwrap_or(DEFAULT_HANG) },
-        }
-    }
-
-    /// Its name.
-    pub fn kind(&self) -> ScenarioKind {
-        match self {
-            Scenario::RoleSwap { .. } => ScenarioKind::RoleSwap,
-            Scenario::KillPrimary { .. } => ScenarioKind::KillPrimary,
-            Scenario::ReplaceNode { .. } => ScenarioKind::ReplaceNode,
-            Scenario::RollingReplace => ScenarioKind::RollingReplace,
-            Scenario::HangPrimary { .. } => ScenarioKind::HangPrimary,
-        }
-    }
-
-    /// The target shard index (0 = the shard owning slot 0).
-    pub fn shard(&self) -> usize {
-        match self {
-            Scenario::RoleSwap { shard }
-            | Scenario::KillPrimary { shard }
-            | Scenario::ReplaceNode { shard, .. }
-            | Scenario::HangPrimary { shard, .. } => shard.unwrap_or(0),
-            Scenario::RollingReplace => 0,
-        }
-    }
-}
-
-/// What the lab itself saw of the affected shard's writes, in ms on the run's clock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GroundTruth {
-    /// When the lab acted (SIGKILL, SIGSTOP, failover requested).
-    pub write_stopped_ms: u64,
-    /// The first moment the shard's (new) primary answered OK to a SET of a key in its slots.
-    pub write_resumed_ms: u64,
-    /// `write_resumed_ms - write_stopped_ms`.
-    pub unavailable_ms: u64,
-}
-
-/// One action of a scenario on one node (rolling-replace has one per node).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ScenarioStep {
-    /// What was done, e.g. `replace 127.0.0.1:21004`.
-    pub action: String,
-    /// The shard concerned, e.g. `slots 0-5460`.
-    pub shard: String,
-    /// Its primary before.
-    pub old_primary: Option<Endpoint>,
-    /// Its primary after.
-    pub new_primary: Option<Endpoint>,
-    /// The endpoint that no longer exists, if any.
-    pub retired: Option<Endpoint>,
-    /// Write interruption of the shard; `None` when only a replica was touched.
-    pub ground_truth: Option<GroundTruth>,
-}
-
-/// The result of one scenario.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ScenarioReport {
-    /// Which scenario.
-    pub scenario: ScenarioKind,
-    /// On which topology.
-    pub topology: TopologyKind,
-    /// The target shard as its slot ranges (`slots 0-5460`), `replication group`, or `all shards`.
-    pub shard: String,
-    /// The target shard's primary before.
-    pub old_primary: Option<Endpoint>,
-    /// The target shard's primary after.
-    pub new_primary: Option<Endpoint>,
-    /// Endpoints that no longer exist.
-    pub retired_endpoints: Vec<Endpoint>,
-    /// The target shard's write interruption (rolling-replace: the one when its primary was replaced).
-    pub ground_truth: Option<GroundTruth>,
-    /// Every node action with its own ground truth.
-    pub steps: Vec<ScenarioStep>,
-    /// How long the scenario took, ms.
-    pub duration_ms: u64,
-    /// Every event, in order.
-    pub events: Vec<LabEvent>,
 }
 
 /// A Redis node of the lab.
@@ -552,6 +407,10 @@ impl Lab {
             TopologyKind::Standalone => self.group_primary_port().map(|p| vec![local(p)]).unwrap_or_default(),
             TopologyKind::Cluster => match &self.proxy {
                 Some(p) => vec![local(p.aux.port)],
+                // The first original node got slots 0-...; a client keeps its seed even when that node is gone.
+                None if self.opts.seed_node => {
+                    self.nodes.iter().find(|n| n.original).map(Node::endpoint).into_iter().collect()
+                }
                 None => self.node_endpoints(),
             },
         }
@@ -630,57 +489,27 @@ impl Lab {
         self.recorded.clear();
         let began = Instant::now();
         self.emit(LabEventKind::ScenarioStarted, None, format!("{} on {}", scenario.kind(), self.kind));
-        let (shard, steps) = match self.kind {
+        let (shard, steps, shards) = match self.kind {
             TopologyKind::Cluster => self.cluster_scenario(scenario).await?,
-            _ => self.group_scenario(scenario).await?,
+            _ => {
+                let (shard, steps) = self.group_scenario(scenario).await?;
+                (shard, steps, vec![])
+            }
         };
         self.emit(
             LabEventKind::ScenarioFinished,
             None,
             format!("{} finished in {}", scenario.kind(), crate::duration::human(began.elapsed())),
         );
-        // The headline step: the target shard's primary change (rolling-replace), else the only step.
-        let head = if scenario.kind() == ScenarioKind::RollingReplace {
-            steps
-                .iter()
-                .find(|s| s.shard == shard && s.ground_truth.is_some())
-                .or_else(|| steps.iter().find(|s| s.ground_truth.is_some()))
-                .or(steps.first())
-        } else {
-            steps.first()
-        };
-        let old_primary = if scenario.kind() == ScenarioKind::RollingReplace {
-            steps.iter().find(|s| s.shard == shard).and_then(|s| s.old_primary.clone())
-        } else {
-            head.and_then(|s| s.old_primary.clone())
-        };
-        let new_primary = if scenario.kind() == ScenarioKind::RollingReplace {
-            steps.iter().rev().find(|s| s.shard == shard).and_then(|s| s.new_primary.clone())
-        } else {
-            head.and_then(|s| s.new_primary.clone())
-        };
-        let report = ScenarioReport {
-            scenario: scenario.kind(),
-            topology: self.kind,
-            shard: if scenario.kind() == ScenarioKind::RollingReplace && self.kind == TopologyKind::Cluster {
-                "all shards".into()
-            } else {
-                shard
-            },
-            old_primary,
-            new_primary,
-            retired_endpoints: steps.iter().filter_map(|s| s.retired.clone()).collect(),
-            ground_truth: head.and_then(|s| s.ground_truth),
-            duration_ms: began.elapsed().as_millis() as u64,
+        Ok(ScenarioReport::assemble(
+            scenario,
+            self.kind,
+            shard,
             steps,
-            events: {
-                let mut events = std::mem::take(&mut self.recorded);
-                // Ground-truth events are recorded when seen, stamped when they happened.
-                events.sort_by_key(|e| e.stamp.offset_ms);
-                events
-            },
-        };
-        Ok(report)
+            shards,
+            began.elapsed().as_millis() as u64,
+            std::mem::take(&mut self.recorded),
+        ))
     }
 
     /// Re-bases the lab's events on another clock and channel: a rehearsal starts its probing clock once the lab
@@ -976,6 +805,9 @@ fn validate(kind: TopologyKind, opts: &LabOptions) -> AppResult<()> {
         TopologyKind::Enterprise if opts.replicas == 0 => {
             bad("enterprise needs at least one replica (--replicas 1 or more)".into())
         }
+        TopologyKind::Cluster if opts.seed_proxy && opts.seed_node => {
+            bad("a cluster lab has one kind of seed: the proxy or the first node, not both".into())
+        }
         _ if opts.replicas > 5 => bad(format!("--replicas {}: use 0 to 5", opts.replicas)),
         _ if opts.node_timeout < Duration::from_millis(100) => {
             bad(format!("--node-timeout {}: use at least 100ms", crate::duration::human(opts.node_timeout)))
@@ -1020,11 +852,14 @@ mod tests {
 
     #[test]
     fn scenarios_from_their_names() {
-        let s = Scenario::from_kind(ScenarioKind::HangPrimary, Some(2), None, false);
+        let s = Scenario::from_kind(ScenarioKind::HangPrimary, Some(2), None, false, None);
         assert_eq!(s, Scenario::HangPrimary { shard: Some(2), duration: DEFAULT_HANG });
         assert_eq!(s.shard(), 2);
-        let s = Scenario::from_kind(ScenarioKind::ReplaceNode, None, None, true);
-        assert_eq!(s, Scenario::ReplaceNode { shard: None, replica: true });
+        let s = Scenario::from_kind(ScenarioKind::ReplaceNode, None, None, true, None);
+        assert_eq!(s, Scenario::ReplaceNode { shard: None, replica: true, drain: DEFAULT_DRAIN });
+        assert_eq!(s.drain(), DEFAULT_DRAIN);
+        let s = Scenario::from_kind(ScenarioKind::RollingReplace, None, None, false, Some(Duration::ZERO));
+        assert_eq!(s, Scenario::RollingReplace { drain: Duration::ZERO });
         assert_eq!(s.shard(), 0, "the default target is the shard owning slot 0");
         for k in [
             ScenarioKind::RoleSwap,
@@ -1033,7 +868,7 @@ mod tests {
             ScenarioKind::RollingReplace,
             ScenarioKind::HangPrimary,
         ] {
-            assert_eq!(Scenario::from_kind(k, None, None, false).kind(), k);
+            assert_eq!(Scenario::from_kind(k, None, None, false, None).kind(), k);
             assert_eq!(serde_json::to_string(&k).unwrap(), format!("\"{}\"", k.as_str()));
             use clap::ValueEnum;
             assert_eq!(k.to_possible_value().unwrap().get_name(), k.as_str());

@@ -187,6 +187,7 @@ impl Lab {
             keep_dir: state.keep_dir,
             base_port: None,
             seed_proxy: state.kind == TopologyKind::Cluster && state.proxy.is_some(),
+            seed_node: false,
             tls: state.tls,
         };
         // The certificates are where `lab up` made them, inside the lab dir (never a path from the file).

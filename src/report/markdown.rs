@@ -3,7 +3,9 @@
 
 use std::fmt::Write as _;
 
-use super::parts::{lab_steps, ms_per_char, offset, summary_row, target_label, verdict_line, SUMMARY_HEADER};
+use super::parts::{
+    against_truth, lab_steps, ms_per_char, offset, shard_line, summary_row, target_label, verdict_line, SUMMARY_HEADER,
+};
 use super::{LabSummary, RunSummary};
 use crate::probe::{fmt_ms, Verdict};
 
@@ -221,13 +223,15 @@ fn lab_truth(out: &mut String, lab: &LabSummary) {
         shown(lab.measured_ms)
     );
     if let (Some(g), Some(m)) = (lab.ground_truth_ms, lab.measured_ms) {
-        let _ = match m.cmp(&g) {
-            std::cmp::Ordering::Less => write!(out, " ({}ms less than the truth)", g - m),
-            std::cmp::Ordering::Greater => write!(out, " ({}ms more than the truth)", m - g),
-            std::cmp::Ordering::Equal => write!(out, " (the same)"),
-        };
+        let _ = write!(out, " ({})", against_truth(g, m));
     }
     out.push('\n');
+    if !lab.shards.is_empty() {
+        out.push_str("- Per shard:\n");
+        for c in &lab.shards {
+            let _ = writeln!(out, "  - {}", shard_line(c));
+        }
+    }
     if let Some(e) = &lab.error {
         let _ = writeln!(out, "- **Scenario failed**: {e}");
     }
@@ -333,6 +337,8 @@ mod tests {
             "- Shard: slots 5461-10922",
             "- Writes stopped at `+8.050s`, resumed at `+12.400s`",
             "- Ground truth: writes stopped for 4350ms; probes measured 4300ms (50ms less than the truth)",
+            "  - slots 5461-10922 (acted on): writes stopped for 4350ms, probes measured 4300ms (50ms less than the truth)",
+            "  - slots 0-5460: writes stopped for 1020ms, probes measured 1100ms (80ms more than the truth)",
             "| +8.0s | inject | SIGKILL primary 127.0.0.1:7001 |",
             "| +12.4s | writes_resumed | 127.0.0.1:7004 accepts writes |",
         ] {

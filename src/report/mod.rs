@@ -7,7 +7,7 @@ mod parts;
 mod svg;
 mod table;
 #[cfg(test)]
-mod testdata;
+pub(crate) mod testdata;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -132,10 +132,30 @@ pub struct LabSummary {
     pub ground_truth_ms: Option<u64>,
     /// Longest outage the probes measured on that shard (ms).
     pub measured_ms: Option<u64>,
+    /// Every shard's ground truth next to what the probes measured on its target, in slot order (a replication
+    /// group has one); empty when the scenario did not run.
+    #[serde(default)]
+    pub shards: Vec<ShardComparison>,
     /// The scenario's full report from the lab.
     pub report: serde_json::Value,
     /// Error, if the scenario failed.
     pub error: Option<String>,
+}
+
+/// One shard's ground truth next to what the probes measured on the target matched to it by slot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardComparison {
+    /// The shard as its slot ranges (`slots 0-5460`), or `replication group`.
+    pub shard: String,
+    /// Whether the scenario acted on it.
+    pub affected: bool,
+    /// How long no write to the shard succeeded, as the lab saw it (ms; 0 when writes never stopped).
+    pub ground_truth_ms: u64,
+    /// The probes' outage on its target (ms): the windows that overlap the lab's, else the target's longest
+    /// outage (0 when it had none); `None` when no target of the run is that shard.
+    pub measured_ms: Option<u64>,
+    /// `measured_ms - ground_truth_ms` (ms, negative when the probes saw less), when measured.
+    pub difference_ms: Option<i64>,
 }
 
 /// The kind of `--report FILE`, from its extension.

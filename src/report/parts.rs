@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use super::{LabSummary, RunSummary};
+use super::{LabSummary, RunSummary, ShardComparison};
 use crate::clock::Stamp;
 use crate::probe::collect::TargetReport;
 use crate::probe::{fmt_ms, Verdict};
@@ -67,6 +67,50 @@ pub fn verdict_line(v: &Verdict) -> String {
     }
 }
 
+/// How a measurement compares with the truth: `50ms less than the truth`, `the same`. Exact milliseconds: rounded,
+/// 4350 and 4300 would both read 4.3s or differ by a rounding step.
+pub fn against_truth(truth_ms: u64, measured_ms: u64) -> String {
+    match measured_ms.cmp(&truth_ms) {
+        std::cmp::Ordering::Less => format!("{}ms less than the truth", truth_ms - measured_ms),
+        std::cmp::Ordering::Greater => format!("{}ms more than the truth", measured_ms - truth_ms),
+        std::cmp::Ordering::Equal => "the same".into(),
+    }
+}
+
+/// The lab's scenario and the affected shard's ground truth in one line (the table and the SVG key).
+pub fn lab_line(lab: &LabSummary) -> String {
+    let mut l = format!("lab: {} injected at {}", lab.scenario, offset(lab.injected_at_ms));
+    if let Some(shard) = &lab.shard {
+        l.push_str(&format!(" on {shard}"));
+    }
+    match (lab.ground_truth_ms, lab.measured_ms) {
+        (Some(g), Some(m)) => l.push_str(&format!(
+            "; ground truth: writes stopped for {g}ms, probes measured {m}ms ({})",
+            against_truth(g, m)
+        )),
+        (Some(g), None) => l.push_str(&format!("; ground truth: writes stopped for {g}ms, probes measured nothing")),
+        _ => {}
+    }
+    if let Some(e) = &lab.error {
+        l.push_str(&format!("; scenario FAILED: {e}"));
+    }
+    l
+}
+
+/// One shard's ground truth next to what the probes measured on it, in one line (table, Markdown, SVG key).
+pub fn shard_line(c: &ShardComparison) -> String {
+    let acted = if c.affected { " (acted on)" } else { "" };
+    let truth = match c.ground_truth_ms {
+        0 => "writes never stopped".to_string(),
+        g => format!("writes stopped for {g}ms"),
+    };
+    let measured = match c.measured_ms {
+        Some(m) => format!("probes measured {m}ms ({})", against_truth(c.ground_truth_ms, m)),
+        None => "no probe target on this shard".into(),
+    };
+    format!("{}{acted}: {truth}, {measured}", c.shard)
+}
+
 /// One step of a lab scenario, as the lab reported it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LabStep {
@@ -126,6 +170,7 @@ mod tests {
             ground_truth_ms: None,
             measured_ms: None,
             report,
+            shards: vec![],
             error: None,
         }
     }
@@ -145,6 +190,40 @@ mod tests {
         assert_eq!(steps[2].offset_ms, None);
         assert!(lab_steps(&lab(json!(null))).is_empty());
         assert_eq!(lab_steps(&lab(json!({"steps": [{"kind": "x"}]}))).len(), 1);
+    }
+
+    #[test]
+    fn one_wording_for_the_lab_and_each_shard() {
+        let mut l = lab(json!(null));
+        l.shard = Some("slots 0-5460".into());
+        l.ground_truth_ms = Some(4350);
+        l.measured_ms = Some(4300);
+        assert_eq!(
+            lab_line(&l),
+            "lab: kill-primary injected at +1.0s on slots 0-5460; ground truth: writes stopped for 4350ms, probes \
+             measured 4300ms (50ms less than the truth)"
+        );
+        l.measured_ms = None;
+        l.error = Some("boom".into());
+        assert!(lab_line(&l).ends_with("probes measured nothing; scenario FAILED: boom"), "{}", lab_line(&l));
+        let c = ShardComparison {
+            shard: "slots 5461-10922".into(),
+            affected: false,
+            ground_truth_ms: 1020,
+            measured_ms: Some(1100),
+            difference_ms: Some(80),
+        };
+        assert_eq!(
+            shard_line(&c),
+            "slots 5461-10922: writes stopped for 1020ms, probes measured 1100ms (80ms more than the truth)"
+        );
+        let quiet = ShardComparison { ground_truth_ms: 0, measured_ms: Some(0), affected: true, ..c.clone() };
+        assert_eq!(
+            shard_line(&quiet),
+            "slots 5461-10922 (acted on): writes never stopped, probes measured 0ms (the same)"
+        );
+        let none = ShardComparison { measured_ms: None, ..c };
+        assert!(shard_line(&none).ends_with("no probe target on this shard"));
     }
 
     #[test]

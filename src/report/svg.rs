@@ -6,7 +6,7 @@
 use svg::node::element::{Group, Line, Rectangle, Text, Title};
 use svg::Document;
 
-use super::parts::{lab_steps, offset, summary_row, target_label, verdict_line, SUMMARY_HEADER};
+use super::parts::{lab_line, lab_steps, offset, shard_line, summary_row, target_label, verdict_line, SUMMARY_HEADER};
 use super::{LabSummary, RunSummary};
 use crate::probe::collect::{TargetReport, TopologyRecord};
 use crate::probe::fmt_ms;
@@ -680,6 +680,7 @@ impl<'a> Picture<'a> {
         let mut lines: Vec<(&str, String, &str)> = Vec::new();
         if let Some(lab) = &self.s.lab {
             lines.push(("", lab_line(lab), TRUTH));
+            lines.extend(lab.shards.iter().map(|c| ("", format!("  {}", shard_line(c)), TRUTH)));
         }
         for m in &self.markers {
             let colour = match m.kind {
@@ -717,25 +718,6 @@ impl<'a> Picture<'a> {
         }
         (g, y)
     }
-}
-
-/// The lab's scenario and ground truth in one key line.
-fn lab_line(lab: &LabSummary) -> String {
-    let mut l = format!("Lab: {} injected at {}", lab.scenario, offset(lab.injected_at_ms));
-    if let Some(shard) = &lab.shard {
-        l.push_str(&format!(" on {shard}"));
-    }
-    // Exact milliseconds: rounded, 4350 and 4300 would both read 4.3s or differ by a rounding step.
-    if let Some(g) = lab.ground_truth_ms {
-        l.push_str(&format!("; ground truth {g}ms"));
-    }
-    if let Some(m) = lab.measured_ms {
-        l.push_str(&format!(", probes measured {m}ms"));
-    }
-    if let Some(e) = &lab.error {
-        l.push_str(&format!("; scenario FAILED: {e}"));
-    }
-    l
 }
 
 #[cfg(test)]
@@ -886,5 +868,19 @@ mod tests {
         assert_eq!(rows, 1 + 3);
         assert!(html.contains("<td>x&lt;y</td>"));
         assert!(html.contains("<li>shard slots 5461-10922: outage 4.3s &gt; --max-outage 3s</li>"));
+    }
+
+    #[test]
+    fn the_key_has_the_lab_line_and_one_line_per_shard() {
+        let svg = render_svg(&sample());
+        let doc = parse(&svg);
+        let texts: Vec<String> =
+            doc.descendants().filter(|n| n.has_tag_name("text")).filter_map(|n| n.text().map(str::to_string)).collect();
+        let at =
+            |want: &str| texts.iter().position(|t| t.contains(want)).unwrap_or_else(|| panic!("{want}: {texts:?}"));
+        let lab =
+            at("lab: kill-primary injected at +8.0s on slots 5461-10922; ground truth: writes stopped for 4350ms");
+        assert_eq!(at("slots 5461-10922 (acted on): writes stopped for 4350ms"), lab + 1);
+        assert_eq!(at("slots 0-5460: writes stopped for 1020ms, probes measured 1100ms"), lab + 2);
     }
 }

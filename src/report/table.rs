@@ -1,6 +1,6 @@
 //! The summary as tables and timeline strips, for people.
 
-use super::parts::{ms_per_char, offset, summary_row, target_label, SUMMARY_HEADER};
+use super::parts::{lab_line, ms_per_char, offset, shard_line, summary_row, target_label, SUMMARY_HEADER};
 use super::RunSummary;
 use crate::output;
 use crate::probe::{fmt_ms, Verdict};
@@ -35,7 +35,7 @@ pub fn render_table(s: &RunSummary) -> String {
         out.push_str(&format!("{}: {}\n", n.kind, n.detail));
     }
     for lab in s.lab.iter().chain(&s.extra_labs) {
-        out.push_str(&lab_line(lab));
+        out.push_str(&lab_lines(lab));
     }
     for r in &s.recovery {
         out.push_str(&format!(
@@ -74,22 +74,12 @@ pub fn render_table(s: &RunSummary) -> String {
     out
 }
 
-fn lab_line(lab: &super::LabSummary) -> String {
-    let mut out = format!("\nlab: {} injected at +{:.1}s", lab.scenario, lab.injected_at_ms as f64 / 1000.0);
-    if let Some(shard) = &lab.shard {
-        out.push_str(&format!(" on {shard}"));
+/// The lab line, then one line per shard.
+fn lab_lines(lab: &super::LabSummary) -> String {
+    let mut out = format!("\n{}\n", lab_line(lab));
+    for c in &lab.shards {
+        out.push_str(&format!("  {}\n", shard_line(c)));
     }
-    match (lab.ground_truth_ms, lab.measured_ms) {
-        (Some(g), Some(m)) => {
-            out.push_str(&format!("; ground truth: writes stopped for {}, probes measured {}", fmt_ms(g), fmt_ms(m)))
-        }
-        (Some(g), None) => out.push_str(&format!("; ground truth: writes stopped for {}", fmt_ms(g))),
-        _ => {}
-    }
-    if let Some(e) = &lab.error {
-        out.push_str(&format!("; scenario FAILED: {e}"));
-    }
-    out.push('\n');
     out
 }
 
@@ -115,5 +105,27 @@ fn recovery_text(how: &crate::probe::styles::RecoveryHow) -> String {
         H::Failing { endpoint, class, since_ms } => {
             format!("still failing ({class}) on {endpoint} since {}", offset(*since_ms))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::testdata::sample;
+
+    #[test]
+    fn the_lab_line_then_one_line_per_shard() {
+        let out = render_table(&sample());
+        let at = out
+            .find("lab: kill-primary injected at +8.0s on slots 5461-10922; ground truth: writes stopped for 4350ms");
+        let first = at.unwrap_or_else(|| panic!("no lab line in\n{out}"));
+        let rest: Vec<&str> = out[first..].lines().skip(1).take(2).collect();
+        assert_eq!(
+            rest,
+            [
+                "  slots 5461-10922 (acted on): writes stopped for 4350ms, probes measured 4300ms (50ms less than the truth)",
+                "  slots 0-5460: writes stopped for 1020ms, probes measured 1100ms (80ms more than the truth)",
+            ]
+        );
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{LabSummary, RunSummary, SourceInfo, SourceSchedule};
+use super::{LabSummary, RunSummary, ShardComparison, SourceInfo, SourceSchedule};
 use crate::clock::Stamp;
 use crate::events::NoticeEvent;
 use crate::probe::collect::{overall, TargetReport, TopologyRecord};
@@ -135,6 +135,22 @@ pub fn sample() -> RunSummary {
                      "kind": "writes_resumed", "detail": "127.0.0.1:7004 accepts writes"},
                 ]
             }),
+            shards: vec![
+                ShardComparison {
+                    shard: FAILING.into(),
+                    affected: true,
+                    ground_truth_ms: 4_350,
+                    measured_ms: Some(4_300),
+                    difference_ms: Some(-50),
+                },
+                ShardComparison {
+                    shard: "slots 0-5460".into(),
+                    affected: false,
+                    ground_truth_ms: 1_020,
+                    measured_ms: Some(1_100),
+                    difference_ms: Some(80),
+                },
+            ],
             error: None,
         }),
         schedule: vec![SourceSchedule { source: String::new(), stats: ScheduleStats::default() }],
