@@ -33,7 +33,8 @@ fn inspection_and_monitor_survive_a_dead_seed_node() {
         );
 
         // The seed is the primary of slot 0: kill it for good.
-        let report = lab.run(&Scenario::from_kind(ScenarioKind::KillPrimary, None, None, false)).await.expect("kill");
+        let report =
+            lab.run(&Scenario::from_kind(ScenarioKind::KillPrimary, None, None, false, None)).await.expect("kill");
         assert_eq!(
             report.old_primary.as_ref().map(|e| e.to_string()),
             Some(seed.trim_start_matches("redis://").into())

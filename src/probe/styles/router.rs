@@ -121,8 +121,10 @@ impl Router {
         None
     }
 
-    /// Asks every candidate at once. The first map that routes `away.1` to a node other than `away.0` wins at
-    /// once; failing that, the first map that came back, once [`GRACE`] has passed or everyone answered.
+    /// Asks every candidate at once and waits for every answer, or [`GRACE`] after the first. Of the maps that
+    /// came back, the one with the newest cluster epoch wins (a node that was hung and just resumed still
+    /// serves the map from before the failover it missed), then one that routes `away.1` to a node other than
+    /// `away.0`, then the first.
     pub(super) async fn read_all(
         &self,
         candidates: &[Endpoint],
@@ -133,7 +135,7 @@ impl Router {
             let (pool, ep, bound) = (Arc::clone(&self.pool), ep.clone(), self.ask_timeout);
             asks.spawn(async move { ask(&pool, &ep, bound).await.map(|m| (m, ep)) });
         }
-        let mut first: Option<(Topology, Endpoint)> = None;
+        let mut answers: Vec<(Topology, Endpoint)> = Vec::new();
         let mut deadline: Option<tokio::time::Instant> = None;
         loop {
             let next = match deadline {
@@ -144,21 +146,31 @@ impl Router {
                 None => asks.join_next().await,
             };
             let Some(done) = next else { break };
-            let Ok(Some((map, ep))) = done else { continue };
-            let moved_away =
-                away.is_none_or(|(failed, slot)| map.primary_for_slot(slot).is_some_and(|n| n.endpoint != *failed));
-            if moved_away {
-                asks.abort_all();
-                return Some((map, ep));
-            }
-            if first.is_none() {
-                first = Some((map, ep));
-                deadline = Some(tokio::time::Instant::now() + GRACE);
-            }
+            let Ok(Some(answer)) = done else { continue };
+            answers.push(answer);
+            deadline.get_or_insert_with(|| tokio::time::Instant::now() + GRACE);
         }
         asks.abort_all();
-        first
+        best_map(answers, away)
     }
+}
+
+/// The newest of several maps: highest `cluster_current_epoch`, then one that routes `away.1` off `away.0`,
+/// then the earliest answer.
+fn best_map(answers: Vec<(Topology, Endpoint)>, away: Option<(&Endpoint, u16)>) -> Option<(Topology, Endpoint)> {
+    let rank = |map: &Topology| {
+        let epoch = map.info.as_ref().map(|i| i.current_epoch).unwrap_or(0);
+        let moved_away =
+            away.is_some_and(|(failed, slot)| map.primary_for_slot(slot).is_some_and(|n| n.endpoint != *failed));
+        (epoch, moved_away)
+    };
+    let mut best: Option<(Topology, Endpoint)> = None;
+    for answer in answers {
+        if best.as_ref().is_none_or(|(b, _)| rank(&answer.0) > rank(b)) {
+            best = Some(answer);
+        }
+    }
+    best
 }
 
 /// One node's slot map, bounded; `None` when it has none to give in time.
