@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::duration::{parse_duration, parse_positive_duration};
+use crate::duration::parse_positive_duration;
 
 /// Tells whether your Redis connections survive a failover.
 #[derive(Debug, Parser)]
@@ -359,11 +359,6 @@ pub struct HealthArgs {
     /// Stop after this many checks with --watch (default: until Ctrl-C).
     #[arg(long)]
     pub checks: Option<u64>,
-}
-
-/// Accepts a duration or nothing, for flags where zero is allowed (e.g. `--at 0`).
-pub fn parse_any_duration(text: &str) -> Result<Duration, String> {
-    parse_duration(text)
 }
 
 #[cfg(test)]
