@@ -12,7 +12,8 @@ use crate::clock::{Clock, Stamp};
 use crate::events::{Event, EventLog, NoticeEvent, OutageEvent, ProbeEvent};
 use crate::topology::TopologyChange;
 
-/// Most topology changes, notices and lab events kept for the summary; the events file has them all.
+/// Most topology changes, notices and lab events kept for the summary; later ones are only counted
+/// (`*_dropped`). The events file has them all.
 const KEEP: usize = 5_000;
 
 /// Live state of one target.
@@ -106,10 +107,16 @@ pub struct Collector {
     pub client_events: BTreeMap<String, u64>,
     /// Topology changes seen (first [`KEEP`]).
     pub topology: Vec<TopologyRecord>,
-    /// Lab events seen.
+    /// Topology changes left out of `topology` because of the cap.
+    pub topology_dropped: u64,
+    /// Lab events seen (first [`KEEP`]).
     pub lab: Vec<serde_json::Value>,
-    /// Notices seen.
+    /// Lab events left out of `lab` because of the cap.
+    pub lab_dropped: u64,
+    /// Notices seen (first [`KEEP`]).
     pub notices: Vec<NoticeEvent>,
+    /// Notices left out of `notices` because of the cap.
+    pub notices_dropped: u64,
     /// The first error writing the events file, if any.
     pub log_error: Option<String>,
 }
@@ -126,8 +133,11 @@ impl Collector {
             log,
             client_events: BTreeMap::new(),
             topology: Vec::new(),
+            topology_dropped: 0,
             lab: Vec::new(),
+            lab_dropped: 0,
             notices: Vec::new(),
+            notices_dropped: 0,
             log_error: None,
         }
     }
@@ -203,6 +213,8 @@ impl Collector {
                             source: t.source.clone(),
                             change: change.clone(),
                         });
+                    } else {
+                        self.topology_dropped += 1;
                     }
                 }
                 out.push(Event::Topology(t));
@@ -210,12 +222,16 @@ impl Collector {
             Event::Lab(l) => {
                 if self.lab.len() < KEEP {
                     self.lab.push(l.clone());
+                } else {
+                    self.lab_dropped += 1;
                 }
                 out.push(Event::Lab(l));
             }
             Event::Notice(n) => {
                 if self.notices.len() < KEEP {
                     self.notices.push(n.clone());
+                } else {
+                    self.notices_dropped += 1;
                 }
                 out.push(Event::Notice(n));
             }
@@ -410,6 +426,23 @@ mod tests {
         assert_eq!(o.longest_outage_ms, 401);
         assert_eq!(o.first_failure_ms, Some(100));
         assert!(o.recovered);
+    }
+
+    #[test]
+    fn notices_past_the_cap_are_counted() {
+        let clock = Clock::start();
+        let mut c = Collector::new(clock, Duration::from_secs(1), 10, None);
+        for i in 0..KEEP + 3 {
+            c.handle(Event::Notice(NoticeEvent {
+                stamp: clock.now(),
+                kind: "warning".into(),
+                detail: format!("notice {i}"),
+                data: None,
+            }));
+        }
+        assert_eq!(c.notices.len(), KEEP);
+        assert_eq!(c.notices_dropped, 3);
+        assert_eq!(c.topology_dropped, 0);
     }
 
     #[test]
