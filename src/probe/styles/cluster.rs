@@ -19,6 +19,7 @@ use crate::cli::Mode;
 use crate::clock::Clock;
 use crate::connect::{Connection, Factory};
 use crate::duration::human;
+use crate::errfmt::fred_error;
 use crate::error::{AppError, AppResult};
 use crate::events::{ClientEvent, Event};
 use crate::inspect;
@@ -117,7 +118,7 @@ struct Failure {
 
 impl Failure {
     fn from_fred(err: &fred::error::Error, node: &Endpoint) -> Self {
-        Failure { class: classify(err), message: err.to_string(), redirect: parse_redirect(err.details(), node) }
+        Failure { class: classify(err), message: fred_error(err), redirect: parse_redirect(err.details(), node) }
     }
 
     /// A per-node connection that could not be made.
@@ -305,7 +306,7 @@ async fn initial_map(pool: &Arc<NodePool>, seed: &Endpoint, bound: Duration) -> 
                 "{seed} is not a cluster node (cluster support disabled): client styles emulate cluster clients"
             )))
         }
-        Ok(Err(e)) => Err(AppError::Connect(format!("reading the slot map from {seed} failed: {}", e.details()))),
+        Ok(Err(e)) => Err(AppError::Connect(format!("reading the slot map from {seed} failed: {}", fred_error(&e)))),
         Err(_) => {
             Err(AppError::Connect(format!("{seed} did not answer CLUSTER SHARDS/SLOTS within {}", human(bound * 3))))
         }
