@@ -156,6 +156,11 @@ impl Collector {
         self.gap = Some(gap);
     }
 
+    /// The run's clock: views stamp their lines with it.
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
     /// The targets seen so far, in the order they appeared.
     pub fn targets(&self) -> &[TargetState] {
         &self.targets
