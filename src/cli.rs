@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::duration::{parse_duration, parse_positive_duration};
+use crate::duration::parse_positive_duration;
 
 /// Tells whether your Redis connections survive a failover.
 #[derive(Debug, Parser)]
@@ -332,7 +332,7 @@ pub struct RehearsalArgs {
     /// replace-node, rolling-replace on a cluster: how long a demoted primary keeps running (answering MOVED)
     /// after the new primary is promoted, before it is shut down; 0 shuts it down at once [default: 5s, an
     /// assumption: managed caches demote, migrate, then remove nodes, and say nothing of how long that takes].
-    #[arg(long, value_parser = parse_duration, value_name = "DUR", requires = "lab", allow_hyphen_values = true)]
+    #[arg(long, value_parser = crate::duration::parse_duration, value_name = "DUR", requires = "lab", allow_hyphen_values = true)]
     pub drain: Option<Duration>,
 }
 
@@ -373,11 +373,6 @@ pub struct HealthArgs {
     /// Stop after this many checks with --watch (default: until Ctrl-C).
     #[arg(long)]
     pub checks: Option<u64>,
-}
-
-/// Accepts a duration or nothing, for flags where zero is allowed (e.g. `--at 0`).
-pub fn parse_any_duration(text: &str) -> Result<Duration, String> {
-    parse_duration(text)
 }
 
 #[cfg(test)]

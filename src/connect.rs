@@ -257,7 +257,8 @@ fn plaintext_hint(tls: bool) -> &'static str {
     }
 }
 
-/// A readable reason for common TLS and socket failures, instead of Rust's debug text.
+/// A readable reason for common TLS and socket failures, with hints for the TLS ones; anything else through
+/// the tool's one formatter of library errors.
 fn readable(details: &str) -> String {
     let known = [
         ("UnknownIssuer", "the server certificate is not trusted (unknown issuer): pass --tls-ca FILE with its CA"),
@@ -275,14 +276,7 @@ fn readable(details: &str) -> String {
             return text.to_string();
         }
     }
-    // std's io::Error debug form: keep only the message.
-    if let Some(start) = details.find("error: \"") {
-        let rest = &details[start + 8..];
-        if let Some(end) = rest.find('"') {
-            return rest[..end].to_string();
-        }
-    }
-    first_line(details).to_string()
+    crate::errfmt::readable(first_line(details))
 }
 
 /// Turns a fred error met while connecting into the one line the user sees.
@@ -380,4 +374,20 @@ pub fn run_id() -> String {
     h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
     h.write_u32(std::process::id());
     format!("{:08x}", h.finish() as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connect_errors_carry_no_debug_text() {
+        let unreachable = fred::error::Error::from(std::io::Error::from_raw_os_error(113));
+        let line = connect_error("127.0.0.1:6379", &unreachable, false).to_string();
+        assert!(line.ends_with("cannot connect to 127.0.0.1:6379: no route to host"), "{line}");
+        let reset = fred::error::Error::from(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        let line = connect_error("127.0.0.1:6379", &reset, true).to_string();
+        assert!(!line.contains("Kind(") && !line.contains("kind:"), "{line}");
+        assert!(line.contains("connection reset"), "{line}");
+    }
 }

@@ -20,6 +20,9 @@ pub enum AppError {
     /// The lab could not start or run a scenario.
     #[error("lab: {0}")]
     Lab(String),
+    /// A local failure unrelated to the target: the runtime could not start, output could not be rendered.
+    #[error("{0}")]
+    Local(String),
     /// The run was interrupted.
     #[error("interrupted")]
     Interrupted,
@@ -32,6 +35,7 @@ impl AppError {
             AppError::BadInput(_) | AppError::WrongMode(_) => ExitCode::BadInput,
             AppError::Connect(_) | AppError::Auth(_) => ExitCode::Connect,
             AppError::Lab(_) => ExitCode::Lab,
+            AppError::Local(_) => ExitCode::Local,
             AppError::Interrupted => ExitCode::Interrupted,
         }
     }
@@ -40,8 +44,23 @@ impl AppError {
 /// Shorthand for results whose error ends a run.
 pub type AppResult<T> = Result<T, AppError>;
 
-/// The exit code for any error that reaches `main`: an [`AppError`] anywhere in the chain decides it,
-/// anything else is treated as a connection-level failure.
-pub fn exit_code_of(err: &anyhow::Error) -> ExitCode {
-    err.chain().find_map(|e| e.downcast_ref::<AppError>()).map(AppError::exit_code).unwrap_or(ExitCode::Connect)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_error_carries_its_exit_code() {
+        let cases = [
+            (AppError::BadInput("x".into()), 2),
+            (AppError::WrongMode("x".into()), 2),
+            (AppError::Connect("x".into()), 3),
+            (AppError::Auth("x".into()), 3),
+            (AppError::Lab("x".into()), 4),
+            (AppError::Local("x".into()), 5),
+            (AppError::Interrupted, 130),
+        ];
+        for (err, code) in cases {
+            assert_eq!(err.exit_code().code(), code, "{err:?}");
+        }
+    }
 }

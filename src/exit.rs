@@ -13,6 +13,9 @@ pub enum ExitCode {
     Connect,
     /// The local lab could not be started (redis-server or haproxy missing, a node did not come up).
     Lab,
+    /// A local failure that has nothing to do with the target: the async runtime could not start, generated
+    /// output (man page, completions) could not be rendered.
+    Local,
     /// Interrupted by Ctrl-C or SIGTERM; partial results were written.
     Interrupted,
 }
@@ -26,6 +29,7 @@ impl ExitCode {
             ExitCode::BadInput => 2,
             ExitCode::Connect => 3,
             ExitCode::Lab => 4,
+            ExitCode::Local => 5,
             ExitCode::Interrupted => 130,
         }
     }
@@ -38,8 +42,9 @@ impl ExitCode {
                 ExitCode::CheckFailed => 1,
                 ExitCode::Lab => 2,
                 ExitCode::Connect => 3,
-                ExitCode::BadInput => 4,
-                ExitCode::Interrupted => 5,
+                ExitCode::Local => 4,
+                ExitCode::BadInput => 5,
+                ExitCode::Interrupted => 6,
             }
         }
         if rank(other) > rank(self) {
@@ -58,6 +63,7 @@ Exit codes:
   2    usage or bad input (malformed URL, bad duration, unknown profile, wrong --mode, unwritable file)
   3    cannot connect or authenticate (refused, unreachable, timeout, wrong password, TLS)
   4    the local lab could not start (redis-server or haproxy missing, a node did not come up)
+  5    a local failure unrelated to the target (the async runtime could not start, output could not be rendered)
   130  interrupted (Ctrl-C / SIGTERM); partial results were printed and written";
 
 #[cfg(test)]
@@ -80,6 +86,7 @@ mod tests {
             ExitCode::BadInput,
             ExitCode::Connect,
             ExitCode::Lab,
+            ExitCode::Local,
             ExitCode::Interrupted,
         ];
         for c in all {

@@ -79,7 +79,7 @@ fn hidden_or(read: Result<(Topology, SlotSource), fred::error::Error>) -> AppRes
     match read {
         Ok(t) => Ok(Some(t)),
         Err(e) if connect::is_refused(&e) => Ok(None),
-        Err(e) => Err(AppError::Connect(format!("reading the topology failed: {}", e.details()))),
+        Err(e) => Err(AppError::Connect(format!("reading the topology failed: {}", crate::errfmt::fred_error(&e)))),
     }
 }
 

@@ -12,6 +12,7 @@ pub mod connect;
 pub mod credentials;
 pub mod diagnose;
 pub mod duration;
+pub mod errfmt;
 pub mod error;
 pub mod events;
 pub mod exit;

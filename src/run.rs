@@ -1,6 +1,7 @@
 //! One run: settings, the subcommand, and the error line with its exit code.
 
 use crate::cli::{Cli, Command};
+use crate::error::{AppError, AppResult};
 use crate::exit::ExitCode;
 
 /// Runs a parsed command line to completion and returns the exit code; errors are printed here, once.
@@ -8,8 +9,9 @@ pub fn main_with(cli: Cli) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::Connect;
+            let err = AppError::Local(format!("cannot start the async runtime: {e}"));
+            eprintln!("error: {err}");
+            return err.exit_code();
         }
     };
     let result = runtime.block_on(dispatch(cli));
@@ -18,14 +20,14 @@ pub fn main_with(cli: Cli) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", crate::secret::scrub(&format!("{e:#}")));
-            crate::error::exit_code_of(&e)
+            eprintln!("error: {}", crate::secret::scrub(&e.to_string()));
+            e.exit_code()
         }
     }
 }
 
-/// Dispatches to the subcommand.
-pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+/// Dispatches to the subcommand. Every error is an [`AppError`], so its type decides the exit code.
+pub async fn dispatch(cli: Cli) -> AppResult<ExitCode> {
     match &cli.command {
         Command::Completions { shell } => {
             let mut out = Vec::new();
@@ -40,7 +42,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Man => {
             let mut out = Vec::new();
-            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut out)?;
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+                .render(&mut out)
+                .map_err(|e| AppError::Local(format!("cannot render the man page: {e}")))?;
             crate::output::write_stdout(&String::from_utf8_lossy(&out));
             return Ok(ExitCode::Ok);
         }

@@ -1,5 +1,8 @@
 //! Maintenance-notice listeners over real sockets: the maint listener against a scripted RESP3 peer and against a
 //! real redis-server 7.0 (which refuses the notices), and the Azure subscriber against a real redis-server.
+//! The tests that start a server take the heavy-test lock of tests/support and its binary (`RFP_REDIS_SERVER`).
+
+mod support;
 
 use std::net::TcpStream as StdStream;
 use std::path::PathBuf;
@@ -23,7 +26,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
-/// A redis-server on a free port of 127.0.0.1, killed and reaped on drop. `REDIS_SERVER_BIN` overrides the binary.
+/// A redis-server on a free port of 127.0.0.1, killed and reaped on drop. `RFP_REDIS_SERVER` overrides the binary
+/// ([`support::redis_server_bin`]). Start it inside [`support::heavy`].
 struct RedisServer {
     child: Child,
     port: u16,
@@ -32,7 +36,8 @@ struct RedisServer {
 
 impl RedisServer {
     fn start(extra: &[&str]) -> RedisServer {
-        let bin = std::env::var("REDIS_SERVER_BIN").unwrap_or_else(|_| "redis-server".into());
+        support::require_redis();
+        let bin = support::redis_server_bin();
         let dir = tempfile::tempdir().expect("temp dir");
         let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
         let log: PathBuf = dir.path().join("redis.log");
@@ -52,7 +57,7 @@ impl RedisServer {
             .unwrap_or_else(|e| {
                 panic!(
                     "cannot start {bin:?} ({e}): these tests need redis-server 7.x on PATH (apt-get install \
-                     redis-server) or REDIS_SERVER_BIN pointing at one"
+                     redis-server) or RFP_REDIS_SERVER pointing at one"
                 )
             });
         let mut server = RedisServer { child, port, _dir: dir };
@@ -303,8 +308,12 @@ async fn tls_targets_are_not_listened_to() {
     assert!(err.to_string().contains("plaintext only"), "{err}");
 }
 
-#[tokio::test]
-async fn redis_7_0_refuses_maintenance_notices() {
+#[test]
+fn redis_7_0_refuses_maintenance_notices() {
+    support::heavy(|| async { redis_7_0_refuses().await });
+}
+
+async fn redis_7_0_refuses() {
     let server = RedisServer::start(&["--requirepass", "real-secret-pw"]);
     let ep = server.endpoint();
     let mut t = target(&ep);
@@ -324,8 +333,12 @@ async fn redis_7_0_refuses_maintenance_notices() {
     assert!(matches!(&err, MaintError::Hello { message, .. } if message.contains("WRONGPASS")), "{err:?}");
 }
 
-#[tokio::test]
-async fn azure_notices_arrive_and_survive_a_reconnect() {
+#[test]
+fn azure_notices_arrive_and_survive_a_reconnect() {
+    support::heavy(|| async { azure_notices_survive_a_reconnect().await });
+}
+
+async fn azure_notices_survive_a_reconnect() {
     let server = RedisServer::start(&[]);
     let ep = server.endpoint();
     let factory = Factory::new(target(&ep)).unwrap();

@@ -2,14 +2,17 @@
 //! primary strands moved-only but not reconnect-refresh, and a role swap is followed on MOVED.
 //!
 //! The cluster fixture is local to this file: servers on free ports, readiness polled from real state,
-//! everything killed and reaped on Drop. `REDIS_SERVER_BIN` overrides the binary; a missing binary fails the
-//! tests with a message instead of skipping them.
+//! everything killed and reaped on Drop. The binary and the one-heavy-test-at-a-time lock are those of
+//! tests/support: `RFP_REDIS_SERVER` overrides the binary, and a missing binary fails the tests with the install
+//! line instead of skipping them.
+
+mod support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use redis_failover_probe::cli::Mode;
@@ -21,9 +24,6 @@ use redis_failover_probe::probe::ErrorClass;
 use redis_failover_probe::settings::Target;
 use redis_failover_probe::topology::{key_slot, tag_for_slot, tag_in_ranges, Endpoint, SlotRange};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
-
-/// Cluster tests start six servers each; one at a time on a small machine.
-static HEAVY: Mutex<()> = Mutex::new(());
 
 const TIMEOUT: Duration = Duration::from_secs(1);
 const TICK: Duration = Duration::from_millis(100);
@@ -122,8 +122,8 @@ struct LocalCluster {
 
 const RANGES: [(u16, u16); 3] = [(0, 5460), (5461, 10922), (10923, 16383)];
 
-fn server_bin() -> String {
-    std::env::var("REDIS_SERVER_BIN").unwrap_or_else(|_| "redis-server".to_string())
+fn server_bin() -> std::ffi::OsString {
+    support::redis_server_bin()
 }
 
 fn free_base() -> u16 {
@@ -170,7 +170,7 @@ impl LocalCluster {
             match spawned {
                 Ok(child) => cluster.nodes.push(Node { port, child: Some(child) }),
                 Err(e) => panic!(
-                    "cannot start {} ({e}): these tests need redis-server 7 installed (or REDIS_SERVER_BIN set)",
+                    "cannot start {:?} ({e}): these tests need redis-server 7 installed (or RFP_REDIS_SERVER set)",
                     server_bin()
                 ),
             }
@@ -398,10 +398,9 @@ fn secs(d: Duration) -> String {
 
 // ---------------------------------------------------------------- tests
 
-/// Runs one heavy test body: one at a time, on a two-thread runtime of its own.
+/// Runs one heavy test body under the lock every heavy test of every test binary shares (tests/support).
 fn heavy<F: std::future::Future<Output = ()>>(body: F) {
-    let _one_at_a_time = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime").block_on(body);
+    support::heavy(|| body);
 }
 
 #[test]

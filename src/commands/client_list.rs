@@ -83,7 +83,7 @@ pub async fn run(c: &Ctx) -> AppResult<ExitCode> {
         if inspect::is_noperm(&e) {
             inspect::no_permission("client-list", user.as_deref(), "CLIENT LIST", "+client|list")
         } else {
-            AppError::Connect(e.details().to_string())
+            AppError::Connect(crate::errfmt::fred_error(&e))
         }
     };
     let results = if conn.mode == Mode::OssCluster {

@@ -49,7 +49,9 @@ pub fn summarize(
         targets,
         client_events: c.client_events.clone(),
         topology_changes: c.topology.clone(),
+        topology_changes_dropped: c.topology_dropped,
         notices: c.notices.clone(),
+        notices_dropped: c.notices_dropped,
         lab,
         schedule: outcome
             .schedule

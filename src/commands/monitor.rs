@@ -31,10 +31,16 @@ pub struct MonitorSummary {
     pub elapsed_ms: u64,
     /// Polls made.
     pub polls: u64,
-    /// Topology changes in order.
+    /// Topology changes in order (the first 5000).
     pub changes: Vec<TopologyRecord>,
-    /// Reachability changes, diagnoses, maintenance notices, warnings, in order.
+    /// Topology changes left out of `changes` because of the cap (the events file has them all).
+    #[serde(default)]
+    pub changes_dropped: u64,
+    /// Reachability changes, diagnoses, maintenance notices, warnings, in order (the first 5000).
     pub notices: Vec<NoticeEvent>,
+    /// Notices left out of `notices` because of the cap (the events file has them all).
+    #[serde(default)]
+    pub notices_dropped: u64,
     /// Client events by kind.
     pub client_events: std::collections::BTreeMap<String, u64>,
     /// Topology at the start (oss-cluster).
@@ -70,7 +76,9 @@ impl MonitorSummary {
             overall: Default::default(),
             client_events: self.client_events.clone(),
             topology_changes: self.changes.clone(),
+            topology_changes_dropped: self.changes_dropped,
             notices: self.notices.clone(),
+            notices_dropped: self.notices_dropped,
             lab: None,
             schedule: vec![],
             verdict: crate::probe::Verdict::Passed,
@@ -199,7 +207,9 @@ pub async fn run(c: &Ctx, args: &MonitorArgs) -> AppResult<ExitCode> {
         elapsed_ms: outcome.elapsed.as_millis() as u64,
         polls: result.polls,
         changes: col.topology.clone(),
+        changes_dropped: col.topology_dropped,
         notices: col.notices.clone(),
+        notices_dropped: col.notices_dropped,
         client_events: col.client_events.clone(),
         topology_start: result.start,
         topology_end: result.end,

@@ -107,11 +107,11 @@ pub async fn run(c: &Ctx, args: &TestKeysArgs) -> AppResult<ExitCode> {
                 match conn.client.get::<Option<String>, _>(&key).await {
                     Ok(Some(v)) if v == value => "ok".to_string(),
                     Ok(other) => format!("read back {other:?}, expected {value}"),
-                    Err(e) => format!("GET failed: {}", e.details()),
+                    Err(e) => format!("GET failed: {}", crate::errfmt::fred_error(&e)),
                 }
             }
             Ok(None) => "key already existed: left alone".to_string(),
-            Err(e) => format!("SET failed: {}", e.details()),
+            Err(e) => format!("SET failed: {}", crate::errfmt::fred_error(&e)),
         };
         let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
         let (owner, answered_by) = if cluster {

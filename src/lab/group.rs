@@ -265,7 +265,7 @@ impl Lab {
         let c = self.client(s.port).await.map_err(|e| pending(e, Some(s.port)))?;
         connect::command(&c, parts)
             .await
-            .map_err(|e| pending(format!("{}: {}", parts.join(" "), e.details()), Some(s.port)))
+            .map_err(|e| pending(format!("{}: {}", parts.join(" "), crate::errfmt::fred_error(&e)), Some(s.port)))
     }
 
     /// The primary Sentinel names, and whether a failover of its is in progress.

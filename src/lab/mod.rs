@@ -594,7 +594,7 @@ impl Lab {
         let c = self.client(port).await?;
         connect::text_command(&c, parts)
             .await
-            .map_err(|e| format!("{} on 127.0.0.1:{port}: {}", parts.join(" "), e.details()))
+            .map_err(|e| format!("{} on 127.0.0.1:{port}: {}", parts.join(" "), crate::errfmt::fred_error(&e)))
     }
 
     /// Sends a command whose reply must be OK.

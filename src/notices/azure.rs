@@ -248,7 +248,10 @@ pub async fn subscribe_azure_events(
     let mut reconnects = client.reconnect_rx();
     if let Err(e) = client.subscribe(AZURE_CHANNEL).await {
         quit(&client).await;
-        return Err(AppError::Connect(format!("cannot subscribe to {AZURE_CHANNEL} at {endpoint}: {}", e.details())));
+        return Err(AppError::Connect(format!(
+            "cannot subscribe to {AZURE_CHANNEL} at {endpoint}: {}",
+            crate::errfmt::fred_error(&e)
+        )));
     }
     // A server can refuse SUBSCRIBE (an ACL user without the channel) while fred reports success: ask the server,
     // on another connection, whether anyone listens on the channel now.
@@ -288,7 +291,7 @@ pub async fn subscribe_azure_events(
                         Ok(()) => continue,
                         Err(e) => warning(&clock, format!(
                             "could not subscribe again to {AZURE_CHANNEL} at {endpoint} after a reconnect: {}",
-                            e.details()
+                            crate::errfmt::fred_error(&e)
                         )),
                     },
                     Err(RecvError::Lagged(_)) => continue,

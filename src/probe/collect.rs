@@ -12,7 +12,8 @@ use crate::clock::{Clock, Stamp};
 use crate::events::{Event, EventLog, NoticeEvent, OutageEvent, ProbeEvent};
 use crate::topology::TopologyChange;
 
-/// Most topology changes, notices and lab events kept for the summary; the events file has them all.
+/// Most topology changes, notices and lab events kept for the summary; later ones are only counted
+/// (`*_dropped`). The events file has them all.
 const KEEP: usize = 5_000;
 
 /// Live state of one target.
@@ -36,6 +37,9 @@ pub struct TargetState {
     pub last_node: Option<String>,
     /// SET+GET of the latest successful probe (ms).
     pub last_latency_ms: Option<f64>,
+    /// Sequence numbers given up on: no result came while later ones waited longer than the gap (see
+    /// [`Collector::set_gap`]).
+    pub skipped: u64,
     pending: BTreeMap<u64, ProbeEvent>,
     next_seq: Option<u64>,
 }
@@ -106,12 +110,19 @@ pub struct Collector {
     pub client_events: BTreeMap<String, u64>,
     /// Topology changes seen (first [`KEEP`]).
     pub topology: Vec<TopologyRecord>,
-    /// Lab events seen.
+    /// Topology changes left out of `topology` because of the cap.
+    pub topology_dropped: u64,
+    /// Lab events seen (first [`KEEP`]).
     pub lab: Vec<serde_json::Value>,
-    /// Notices seen.
+    /// Lab events left out of `lab` because of the cap.
+    pub lab_dropped: u64,
+    /// Notices seen (first [`KEEP`]).
     pub notices: Vec<NoticeEvent>,
+    /// Notices left out of `notices` because of the cap.
+    pub notices_dropped: u64,
     /// The first error writing the events file, if any.
     pub log_error: Option<String>,
+    gap: Option<Duration>,
 }
 
 impl Collector {
@@ -126,10 +137,28 @@ impl Collector {
             log,
             client_events: BTreeMap::new(),
             topology: Vec::new(),
+            topology_dropped: 0,
             lab: Vec::new(),
+            lab_dropped: 0,
             notices: Vec::new(),
+            notices_dropped: 0,
             log_error: None,
+            gap: None,
         }
+    }
+
+    /// How long a missing result may hold back the later ones of its target: once a result scheduled more than
+    /// `gap` after the oldest waiting one has arrived, the missing sequence numbers are given up on (a probe
+    /// task that panicked, a target that left the plan for a while) instead of stalling that target until the
+    /// end of the run. A result that still comes later is counted as it arrives. Without a gap, results wait
+    /// until [`Collector::flush`].
+    pub fn set_gap(&mut self, gap: Duration) {
+        self.gap = Some(gap);
+    }
+
+    /// The run's clock: views stamp their lines with it.
+    pub fn clock(&self) -> Clock {
+        self.clock
     }
 
     /// The targets seen so far, in the order they appeared.
@@ -153,6 +182,7 @@ impl Collector {
             first_node: None,
             last_node: None,
             last_latency_ms: None,
+            skipped: 0,
             pending: BTreeMap::new(),
             next_seq: None,
         });
@@ -203,6 +233,8 @@ impl Collector {
                             source: t.source.clone(),
                             change: change.clone(),
                         });
+                    } else {
+                        self.topology_dropped += 1;
                     }
                 }
                 out.push(Event::Topology(t));
@@ -210,12 +242,16 @@ impl Collector {
             Event::Lab(l) => {
                 if self.lab.len() < KEEP {
                     self.lab.push(l.clone());
+                } else {
+                    self.lab_dropped += 1;
                 }
                 out.push(Event::Lab(l));
             }
             Event::Notice(n) => {
                 if self.notices.len() < KEEP {
                     self.notices.push(n.clone());
+                } else {
+                    self.notices_dropped += 1;
                 }
                 out.push(Event::Notice(n));
             }
@@ -237,7 +273,14 @@ impl Collector {
                 break;
             };
             if !all && Some(seq) != t.next_seq {
-                break;
+                let waited = t.pending.last_key_value().map_or(0, |(_, p)| p.stamp.offset_ms)
+                    - t.pending.first_key_value().map_or(0, |(_, p)| p.stamp.offset_ms);
+                match self.gap {
+                    Some(gap) if Duration::from_millis(waited) > gap => {
+                        t.skipped += seq - t.next_seq.unwrap_or(seq);
+                    }
+                    _ => break,
+                }
             }
             let p = t.pending.remove(&seq).expect("present");
             t.next_seq = Some(seq + 1);
@@ -410,6 +453,43 @@ mod tests {
         assert_eq!(o.longest_outage_ms, 401);
         assert_eq!(o.first_failure_ms, Some(100));
         assert!(o.recovered);
+    }
+
+    #[test]
+    fn a_result_that_never_comes_holds_back_the_others_only_for_the_gap() {
+        let clock = Clock::start();
+        let mut c = Collector::new(clock, Duration::from_secs(5), 10, None);
+        c.set_gap(Duration::from_millis(250));
+        c.handle(probe(&clock, 0, true));
+        // seq 1 never arrives (its task panicked).
+        c.handle(probe(&clock, 2, true));
+        c.handle(probe(&clock, 3, true));
+        c.handle(probe(&clock, 4, true));
+        assert_eq!(c.targets()[0].tracker.probes(), 1, "within the gap, seq 1 is still awaited");
+        // seq 5 was scheduled 300 ms after seq 2, the oldest waiting one: seq 1 is given up on.
+        c.handle(probe(&clock, 5, true));
+        assert_eq!(c.targets()[0].tracker.probes(), 5);
+        assert_eq!(c.targets()[0].skipped, 1);
+        // The straggler, should it come after all, is still counted.
+        c.handle(probe(&clock, 1, true));
+        assert_eq!(c.targets()[0].tracker.probes(), 6);
+    }
+
+    #[test]
+    fn notices_past_the_cap_are_counted() {
+        let clock = Clock::start();
+        let mut c = Collector::new(clock, Duration::from_secs(1), 10, None);
+        for i in 0..KEEP + 3 {
+            c.handle(Event::Notice(NoticeEvent {
+                stamp: clock.now(),
+                kind: "warning".into(),
+                detail: format!("notice {i}"),
+                data: None,
+            }));
+        }
+        assert_eq!(c.notices.len(), KEEP);
+        assert_eq!(c.notices_dropped, 3);
+        assert_eq!(c.topology_dropped, 0);
     }
 
     #[test]

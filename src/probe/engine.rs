@@ -287,7 +287,7 @@ pub fn spawn_client_forwarders(
         }),
         forward(conn.client.error_rx(), tx.clone(), {
             let mk = mk.clone();
-            move |(err, server)| mk("error", server.as_ref().map(addr), err.details().to_string())
+            move |(err, server)| mk("error", server.as_ref().map(addr), crate::errfmt::fred_error(&err))
         }),
         forward(conn.client.cluster_change_rx(), tx.clone(), {
             let mk = mk.clone();

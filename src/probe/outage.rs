@@ -1,10 +1,14 @@
 //! Outage windows of one target, built from probe results in constant memory.
 //!
-//! An outage window runs from the scheduled offset of the first failed probe
-//! to the scheduled offset of the first successful probe after it; its length
-//! is the difference. Offsets are the probe's *scheduled* time since the run
-//! started, not its completion time, so a probe that hangs for a 1 s timeout
-//! still marks the moment it was sent.
+//! An outage window runs from the offset of the first failed probe to the
+//! offset of the first successful probe after it; its length is the
+//! difference. The tracker takes whatever offset its caller gives with each
+//! result. The collector ([`super::collect`]) gives the *scheduled* time of
+//! a failure, so a probe that hangs for a 1 s timeout still marks the moment
+//! it was sent, and the *completion* time of a success that ends a window
+//! (scheduled time + lateness + SET + GET), so a success that waited in the
+//! client's queue through a reconnect ends the outage when the shard served
+//! it, not when it was queued.
 //!
 //! Ordering: probes overlap, so results can arrive out of order. A result
 //! whose offset is earlier than the latest offset already seen is *late*: it
@@ -46,7 +50,7 @@ pub enum Transition {
     Ended {
         /// Offset of the first failed probe of the window.
         started: Duration,
-        /// Offset of the successful probe that ended it.
+        /// Offset given with the successful probe that ended it (its completion time, from the collector).
         ended: Duration,
         /// `ended - started`.
         length: Duration,
@@ -60,7 +64,7 @@ pub enum Transition {
 pub struct OutageWindow {
     /// Offset of the first failed probe.
     pub start_ms: u64,
-    /// Offset of the success that ended it; `None` if still down at the end.
+    /// When the success that ended it completed; `None` if still down at the end.
     pub end_ms: Option<u64>,
     /// Length; for an ongoing window, up to the end of the run.
     pub length_ms: u64,

@@ -218,9 +218,9 @@ impl ProbeOutcome {
         ProbeOutcome::Failed { class, op, message: message.into() }
     }
 
-    /// A failure classified from a fred error; the message is fred's `Display`.
+    /// A failure classified from a fred error; the message is its readable text ([`crate::errfmt::fred_error`]).
     pub fn from_error(op: Op, err: &FredError) -> Self {
-        ProbeOutcome::failed(classify(err), op, err.to_string())
+        ProbeOutcome::failed(classify(err), op, crate::errfmt::fred_error(err))
     }
 
     /// A read that returned something other than what was written.
@@ -360,7 +360,13 @@ mod tests {
         let err = FredError::new(ErrorKind::IO, "Connection closed.");
         assert_eq!(
             ProbeOutcome::from_error(Op::Ping, &err),
-            ProbeOutcome::failed(ErrorClass::ConnectionClosed, Op::Ping, "IO Error: Connection closed.")
+            ProbeOutcome::failed(ErrorClass::ConnectionClosed, Op::Ping, "Connection closed.")
+        );
+        // An io::Error as fred carries it: classified from the raw text, shown readable.
+        let err = FredError::from(std::io::Error::from_raw_os_error(111));
+        assert_eq!(
+            ProbeOutcome::from_error(Op::Set, &err),
+            ProbeOutcome::failed(ErrorClass::ConnectionRefused, Op::Set, "connection refused")
         );
         assert_eq!(
             ProbeOutcome::wrong_value("a", None),

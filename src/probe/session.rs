@@ -92,6 +92,12 @@ impl Session {
         until: impl std::future::Future<Output = T>,
     ) -> (SessionOutcome, T) {
         let Session { clock, tx, mut rx, stop_tx } = self;
+        // Every probe ends within its two bounded operations; a result missing for longer than that and a tick
+        // will not come (see `Collector::set_gap`).
+        if let Some(gap) = sources.iter().map(|s| s.cfg.timeout * 2 + s.cfg.interval + Duration::from_millis(200)).max()
+        {
+            collector.set_gap(gap);
+        }
         for s in &sources {
             for t in &s.targets {
                 collector.add_target(&s.cfg.source, &t.name);

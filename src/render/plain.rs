@@ -1,4 +1,10 @@
 //! Plain lines for logs and CI: one timestamped line per notable event, a heartbeat every 10 s, no escapes.
+//!
+//! Every line starts with the time it was printed, read from the run's one clock, so the stamps at the start
+//! of the lines never go backwards. Events do not reach the view in the order they happened (an outage start
+//! is known only once the result of the probe scheduled at that moment arrives, up to a timeout later; the lab
+//! reports when writes resumed after the promotion it waited for): a line whose event happened at another
+//! tenth of a second says so at its end, `(at +5.0s)`.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -32,7 +38,8 @@ impl PlainView {
     }
 
     fn line(&self, text: &str) {
-        let text = crate::secret::scrub(text);
+        // Library errors reach the view through many producers; none of their Debug text is printed.
+        let text = crate::errfmt::without_debug(&crate::secret::scrub(text));
         if self.to_stderr {
             let _ = writeln!(std::io::stderr(), "{text}");
         } else {
@@ -42,7 +49,23 @@ impl PlainView {
 }
 
 fn prefix(stamp: &Stamp) -> String {
-    format!("{} [+{:>6.1}s]", time_of_day(stamp), stamp.offset_ms as f64 / 1000.0)
+    format!("{} [+{:>6.1}s]", time_of_day(stamp), seconds(stamp))
+}
+
+fn seconds(stamp: &Stamp) -> f64 {
+    stamp.offset_ms as f64 / 1000.0
+}
+
+/// The start of a line about an event that happened at `at` and is printed at `printed`, and the end that
+/// gives the event's own time when the two differ at the tenth of a second shown.
+fn stamps(at: &Stamp, printed: Option<&Stamp>) -> (String, String) {
+    match printed {
+        Some(p) if format!("{:.1}", seconds(p)) != format!("{:.1}", seconds(at)) => {
+            (prefix(p), format!(" (at +{:.1}s)", seconds(at)))
+        }
+        Some(p) => (prefix(p), String::new()),
+        None => (prefix(at), String::new()),
+    }
 }
 
 fn who(source: &str, target: &str) -> String {
@@ -74,50 +97,71 @@ impl ClientThrottle {
     }
 }
 
-/// The one-line description of a notable event (`None` for routine ones such as successful probes).
+/// The one-line description of a notable event, stamped with the event's own time (`None` for routine ones
+/// such as successful probes).
 pub fn describe(ev: &Event) -> Option<String> {
+    describe_at(ev, None)
+}
+
+/// The one-line description of a notable event printed at `printed` (see the module docs); with `None`, the
+/// line starts with the event's own time.
+pub fn describe_at(ev: &Event, printed: Option<&Stamp>) -> Option<String> {
     match ev {
-        Event::Outage(o) if o.transition == "started" => Some(format!(
-            "{} OUTAGE STARTED on {} ({})",
-            prefix(&o.stamp),
-            who(&o.source, &o.target),
-            o.class.map(|c| c.to_string()).unwrap_or_default()
-        )),
-        Event::Outage(o) => Some(format!(
-            "{} recovered: {} after {}",
-            prefix(&o.stamp),
-            who(&o.source, &o.target),
-            fmt_ms(o.length_ms.unwrap_or(0))
-        )),
+        Event::Outage(o) if o.transition == "started" => {
+            let (start, at) = stamps(&o.stamp, printed);
+            Some(format!(
+                "{start} OUTAGE STARTED on {} ({}){at}",
+                who(&o.source, &o.target),
+                o.class.map(|c| c.to_string()).unwrap_or_default()
+            ))
+        }
+        Event::Outage(o) => {
+            let (start, at) = stamps(&o.stamp, printed);
+            Some(format!(
+                "{start} recovered: {} after {}{at}",
+                who(&o.source, &o.target),
+                fmt_ms(o.length_ms.unwrap_or(0))
+            ))
+        }
         Event::Topology(t) => {
+            let (start, at) = stamps(&t.stamp, printed);
             let lines: Vec<String> = t
                 .changes
                 .iter()
                 .map(|c| {
                     format!(
-                        "{} topology{}: {c}",
-                        prefix(&t.stamp),
+                        "{start} topology{}: {c}{at}",
                         if t.source.is_empty() { String::new() } else { format!(" ({})", t.source) }
                     )
                 })
                 .collect();
             Some(lines.join("\n"))
         }
-        Event::Client(c) => Some(format!(
-            "{} client{} {}{}{}",
-            prefix(&c.stamp),
-            if c.source.is_empty() { String::new() } else { format!(" ({})", c.source) },
-            c.kind,
-            c.server.as_ref().map(|s| format!(" {s}")).unwrap_or_default(),
-            if c.detail.is_empty() { String::new() } else { format!(": {}", c.detail) }
-        )),
+        Event::Client(c) => {
+            let (start, at) = stamps(&c.stamp, printed);
+            Some(format!(
+                "{start} client{} {}{}{}{at}",
+                if c.source.is_empty() { String::new() } else { format!(" ({})", c.source) },
+                c.kind,
+                c.server.as_ref().map(|s| format!(" {s}")).unwrap_or_default(),
+                if c.detail.is_empty() { String::new() } else { format!(": {}", crate::errfmt::readable(&c.detail)) }
+            ))
+        }
         Event::Lab(l) => {
             let stamp: Option<Stamp> = l.get("stamp").and_then(|s| serde_json::from_value(s.clone()).ok());
             let kind = l.get("kind").and_then(|k| k.as_str()).unwrap_or("lab");
             let detail = l.get("detail").and_then(|k| k.as_str()).unwrap_or("");
-            Some(format!("{} lab {kind}: {detail}", stamp.as_ref().map(prefix).unwrap_or_default()))
+            let (start, at) = match (&stamp, printed) {
+                (Some(s), _) => stamps(s, printed),
+                (None, Some(p)) => (prefix(p), String::new()),
+                (None, None) => (String::new(), String::new()),
+            };
+            Some(format!("{start} lab {kind}: {detail}{at}"))
         }
-        Event::Notice(n) => Some(format!("{} {}: {}", prefix(&n.stamp), n.kind, n.detail)),
+        Event::Notice(n) => {
+            let (start, at) = stamps(&n.stamp, printed);
+            Some(format!("{start} {}: {}{at}", n.kind, n.detail))
+        }
         Event::Probe(_) | Event::Snapshot(_) => None,
     }
 }
@@ -142,11 +186,11 @@ pub fn heartbeat(c: &Collector, elapsed: Duration) -> String {
 }
 
 impl View for PlainView {
-    fn show(&mut self, ev: &Event, _c: &Collector) {
+    fn show(&mut self, ev: &Event, c: &Collector) {
         if self.throttle.suppress(ev) {
             return;
         }
-        if let Some(text) = describe(ev) {
+        if let Some(text) = describe_at(ev, Some(&c.clock().now())) {
             self.line(&text);
         }
     }
@@ -154,11 +198,57 @@ impl View for PlainView {
     fn tick(&mut self, c: &Collector, elapsed: Duration) {
         if elapsed >= self.next_heartbeat {
             self.next_heartbeat += HEARTBEAT;
-            let wall = crate::clock::wall_string(std::time::SystemTime::now());
-            let stamp = Stamp { wall, offset_ms: elapsed.as_millis() as u64 };
-            self.line(&format!("{} {}", prefix(&stamp), heartbeat(c, elapsed)));
+            self.line(&format!("{} {}", prefix(&c.clock().now()), heartbeat(c, elapsed)));
         }
     }
 
     fn finish(&mut self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Clock;
+    use crate::events::{ClientEvent, OutageEvent};
+    use crate::probe::ErrorClass;
+
+    fn at(clock: &Clock, ms: u64) -> Stamp {
+        clock.stamp_at(clock.origin() + Duration::from_millis(ms))
+    }
+
+    #[test]
+    fn a_late_line_starts_with_its_printing_time_and_ends_with_its_own() {
+        let clock = Clock::start();
+        let started = Event::Outage(OutageEvent {
+            stamp: at(&clock, 5_000),
+            source: String::new(),
+            target: "0-5460".into(),
+            transition: "started".into(),
+            class: Some(ErrorClass::Timeout),
+            length_ms: None,
+        });
+        let line = describe_at(&started, Some(&at(&clock, 5_900))).unwrap();
+        assert!(line.contains("[+   5.9s] OUTAGE STARTED on 0-5460 (timeout) (at +5.0s)"), "{line}");
+        // Printed in the same tenth of a second: no second time.
+        let line = describe_at(&started, Some(&at(&clock, 5_040))).unwrap();
+        assert!(line.ends_with("OUTAGE STARTED on 0-5460 (timeout)"), "{line}");
+        assert!(line.contains("[+   5.0s]"), "{line}");
+        // Without a printing time (the live view), the event's own time.
+        assert!(describe(&started).unwrap().contains("[+   5.0s] OUTAGE STARTED"));
+    }
+
+    #[test]
+    fn client_errors_carry_no_debug_text() {
+        let clock = Clock::start();
+        let detail = format!("{:?}", std::io::Error::from_raw_os_error(111));
+        let ev = Event::Client(ClientEvent {
+            stamp: at(&clock, 5_100),
+            source: String::new(),
+            kind: "error".into(),
+            server: Some("127.0.0.1:24881".into()),
+            detail,
+        });
+        let line = describe_at(&ev, Some(&at(&clock, 5_100))).unwrap();
+        assert!(line.ends_with("client error 127.0.0.1:24881: connection refused"), "{line}");
+    }
 }

@@ -49,10 +49,16 @@ pub struct RunSummary {
     pub overall: Overall,
     /// Client events by kind (reconnected, error, topology_resync, unresponsive).
     pub client_events: BTreeMap<String, u64>,
-    /// Topology changes seen by polling, in order.
+    /// Topology changes seen by polling, in order (the first 5000).
     pub topology_changes: Vec<TopologyRecord>,
-    /// Notices (maintenance events, diagnoses, warnings).
+    /// Topology changes left out of `topology_changes` because of the cap (the events file has them all).
+    #[serde(default)]
+    pub topology_changes_dropped: u64,
+    /// Notices (maintenance events, diagnoses, warnings), the first 5000.
     pub notices: Vec<NoticeEvent>,
+    /// Notices left out of `notices` because of the cap (the events file has them all).
+    #[serde(default)]
+    pub notices_dropped: u64,
     /// The lab's scenario and ground truth, for `--lab` runs.
     pub lab: Option<LabSummary>,
     /// Scheduler figures per source.

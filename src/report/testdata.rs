@@ -113,6 +113,8 @@ pub fn sample() -> RunSummary {
         targets,
         client_events: BTreeMap::from([("reconnected".into(), 2), ("topology_resync".into(), 1)]),
         topology_changes,
+        topology_changes_dropped: 0,
+        notices_dropped: 0,
         notices: vec![NoticeEvent {
             stamp: stamp(12_600),
             kind: "diagnosis".into(),

@@ -74,6 +74,14 @@ pub fn require_redis() {
     }
 }
 
+/// The redis-server binary the tool itself would use: `RFP_REDIS_SERVER` when set, else `redis-server` on PATH.
+/// For the few tests that start servers of their own; call [`require_redis`] first.
+pub fn redis_server_bin() -> std::ffi::OsString {
+    std::env::var_os(redis_failover_probe::lab::REDIS_SERVER_ENV)
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "redis-server".into())
+}
+
 /// Fails the test when haproxy is missing.
 pub fn require_haproxy() {
     if !on_path("RFP_HAPROXY", "haproxy") {

@@ -11,6 +11,7 @@ use tokio::task::JoinSet;
 use super::pool::{lock, NodePool};
 use crate::connect::Factory;
 use crate::duration::human;
+use crate::errfmt::fred_error;
 use crate::error::{AppError, AppResult};
 use crate::inspect;
 use crate::topology::{Endpoint, SlotRange, Topology};
@@ -195,7 +196,7 @@ async fn initial_map(pool: &Arc<NodePool>, seed: &Endpoint, bound: Duration) -> 
                 "{seed} is not a cluster node (cluster support disabled): client styles emulate cluster clients"
             )))
         }
-        Ok(Err(e)) => Err(AppError::Connect(format!("reading the slot map from {seed} failed: {}", e.details()))),
+        Ok(Err(e)) => Err(AppError::Connect(format!("reading the slot map from {seed} failed: {}", fred_error(&e)))),
         Err(_) => {
             Err(AppError::Connect(format!("{seed} did not answer CLUSTER SHARDS/SLOTS within {}", human(bound * 3))))
         }

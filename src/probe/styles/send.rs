@@ -9,6 +9,7 @@ use fred::types::{ClusterHash, CustomCommand, Expiration};
 use super::redirect::{parse_redirect, Redirect};
 use super::router::Router;
 use crate::duration::human;
+use crate::errfmt::fred_error;
 use crate::error::AppError;
 use crate::probe::{classify, classify_message, ErrorClass};
 use crate::topology::Endpoint;
@@ -23,7 +24,7 @@ pub(super) struct Failure {
 
 impl Failure {
     pub(super) fn from_fred(err: &fred::error::Error, node: &Endpoint) -> Self {
-        Failure { class: classify(err), message: err.to_string(), redirect: parse_redirect(err.details(), node) }
+        Failure { class: classify(err), message: fred_error(err), redirect: parse_redirect(err.details(), node) }
     }
 
     /// A per-node connection that could not be made.
