@@ -108,7 +108,9 @@ fn role_swap_and_hang_primary_recover() {
 
         let (s, code) = rehearse(
             "oss-cluster",
-            &["--lab", "hang-primary", "--for", "3s", "--at", "2s", "--duration", "10s", "--interval", "100ms"],
+            // Hung for longer than failover + probe timeout: no probe still queued on the hung node when it
+            // resumes (a SET queued then is acknowledged by the old primary and lost: a real lost write).
+            &["--lab", "hang-primary", "--for", "5s", "--at", "2s", "--duration", "12s", "--interval", "100ms"],
         );
         assert_eq!(code, 0, "{:?}", s.verdict);
         let t = shard_target(&s);

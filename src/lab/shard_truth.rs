@@ -3,9 +3,10 @@
 //! node answers CLUSTERDOWN for every slot, because `cluster-require-full-coverage` is yes. So each shard gets a
 //! loop that SETs a key of its slots every ~10 ms, from just before the lab acts until the scenario has settled.
 //!
-//! The loop writes to the shard's owner: the node that took the shard's latest write. A write the owner refuses
-//! (CLUSTERDOWN, MOVED, an error, a timeout), or that has not been answered after [`OVERDUE`], stops the shard's
-//! writes from the moment it was sent. While the owner is in doubt, every other known node whose ROLE is master is
+//! The loop writes to the shard's owner: the node that took the shard's latest write. A MOVED is followed at once,
+//! as a client does: the write goes to the node it names, and only if that one refuses too did the shard's writes
+//! stop. A write the owner refuses (CLUSTERDOWN, an error, a timeout), or that has not been answered after
+//! [`OVERDUE`], stops the shard's writes from the moment it was sent. While the owner is in doubt, every other known node whose ROLE is master is
 //! tried as well (a MOVED reply names a node to add to them); the first OK from any node resumes the writes and
 //! makes that node the owner. So a window is the time in which no write to the shard was seen to succeed.
 
@@ -24,8 +25,10 @@ use crate::error::{AppError, AppResult};
 use crate::probe::styles::{parse_redirect, Redirect};
 
 /// An owner's write that has not been answered after this long counts as refused from the moment it was sent
-/// (a stopped node answers nothing), and the other nodes are tried.
-pub(crate) const OVERDUE: Duration = Duration::from_millis(250);
+/// (a stopped node answers nothing), and the other nodes are tried. The probes' default timeout: a write that
+/// is answered later than that failed for a client too; one answered sooner (a manual failover pauses writes
+/// for a few hundred ms) was slow, not refused.
+pub(crate) const OVERDUE: Duration = Duration::from_secs(1);
 
 /// How long every shard has to take its first write before the lab acts.
 const WARM_UP: Duration = Duration::from_secs(10);
@@ -108,6 +111,8 @@ impl ShardLoop {
         let mut in_flight: HashMap<u16, Instant> = HashMap::new();
         let mut owner: Option<u16> = None;
         let mut owner_refused = false;
+        // A MOVED from the owner being followed: the port it named, and when the redirected write was first sent.
+        let mut following: Option<(u16, Instant)> = None;
         let mut gaps = Gaps::default();
         let mut ready = Some(ready);
         let mut n: u64 = 0;
@@ -155,6 +160,29 @@ impl ShardLoop {
                     }
                     if let Reply::Moved(to) = a.reply {
                         self.learn(to);
+                        if owner == Some(a.port) && !in_flight.contains_key(&to) {
+                            n += 1;
+                            self.launch(to, false, n, clients.remove(&to), &tx);
+                            in_flight.insert(to, Instant::now());
+                            following = Some((to, a.sent));
+                            continue;
+                        }
+                    }
+                    // The answer to a followed MOVED: the shard is down only if the named node refuses too.
+                    if let Some((to, sent)) = following.filter(|(to, _)| *to == a.port) {
+                        following = None;
+                        match a.reply {
+                            Reply::Ok => {
+                                gaps.accepted(a.done);
+                                owner = Some(to);
+                                owner_refused = false;
+                            }
+                            _ => {
+                                gaps.refused(sent);
+                                owner_refused = true;
+                            }
+                        }
+                        continue;
                     }
                     let current = owner;
                     let from_owner = current == Some(a.port);

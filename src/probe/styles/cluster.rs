@@ -317,6 +317,9 @@ impl Inner {
         };
         let away = is_connection_class(failure.class).then_some((&ep, call.slot));
         if self.style == ClientStyle::Direct {
+            // direct acts on what it saw just now: a map installed while this command waited (a refresh for
+            // another shard) does not stand in for the refresh this failure asks for.
+            let seen = r.generation();
             // In a task of its own: a refresh cut short by this probe's timeout still completes for the next one.
             let inner = Arc::clone(self);
             let away = away.map(|(e, s)| (e.clone(), s));
