@@ -108,7 +108,13 @@ fn rolling_replace_fred_and_enterprise_recover_and_moved_only_is_explained() {
             let r = recovered(&s, source);
             assert!(!r.is_empty() && r.iter().all(|(_, ok)| *ok), "{source}: {r:?}");
         }
-        let unexpected: Vec<_> = s.per_source.iter().filter(|v| !v.as_expected && v.source != "moved-only").collect();
+        // The cluster (direct), fred and the enterprise endpoint pass; the emulated node-redis styles' fates are
+        // reported, not asserted (a stale read after a replacement is their experience).
+        let unexpected: Vec<_> = s
+            .per_source
+            .iter()
+            .filter(|v| !v.as_expected && ["direct", "fred", "enterprise"].contains(&v.source.as_str()))
+            .collect();
         assert!(unexpected.is_empty(), "{unexpected:?}");
         assert_eq!(code == 0, s.per_source.iter().all(|v| v.as_expected), "exit code follows the expectations");
         // How each moved-only shard fared is reported, whatever it was (the outcome depends on timing).

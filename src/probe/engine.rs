@@ -204,7 +204,8 @@ pub async fn run(
                 let started = Instant::now();
                 let mut r = prober.write_read(&target.key, &value, cfg.ttl, cfg.timeout, cfg.read_only).await;
                 if let Some(set) = r.set_latency {
-                    let acked = started + set;
+                    // The client's own instant of the acknowledgement; the engine's start can lag its send.
+                    let acked = r.acked_at.unwrap_or(started + set);
                     book.acked(seq, acked);
                     if r.outcome.class() == Some(super::ErrorClass::WrongValue)
                         && !book.is_lost(seq, acked, r.read.as_deref())

@@ -19,6 +19,8 @@ pub struct ProbeResult {
     pub get_latency: Option<Duration>,
     /// What the GET read back, when it was not the value written.
     pub read: Option<String>,
+    /// When the SET was acknowledged: the order of acknowledgements tells a lost write from an overtaken one.
+    pub acked_at: Option<std::time::Instant>,
 }
 
 /// Bounds an operation by `timeout` even if the client's own timeout does not fire (a hung node).
@@ -41,7 +43,8 @@ pub async fn write_read(
     timeout: Duration,
     read_only: bool,
 ) -> ProbeResult {
-    let mut result = ProbeResult { outcome: ProbeOutcome::Ok, set_latency: None, get_latency: None, read: None };
+    let mut result =
+        ProbeResult { outcome: ProbeOutcome::Ok, set_latency: None, get_latency: None, read: None, acked_at: None };
     if !read_only {
         let start = Instant::now();
         let set = bounded(
@@ -50,7 +53,10 @@ pub async fn write_read(
         )
         .await;
         match set {
-            Ok(()) => result.set_latency = Some(start.elapsed()),
+            Ok(()) => {
+                result.acked_at = Some(Instant::now());
+                result.set_latency = Some(start.elapsed());
+            }
             Err(e) => {
                 result.outcome = ProbeOutcome::from_error(Op::Set, &e);
                 return result;

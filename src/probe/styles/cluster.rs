@@ -161,12 +161,16 @@ impl EmulatedCluster {
     ) -> ProbeResult {
         let inner = &self.inner;
         let slot = key_slot(key.as_bytes());
-        let mut result = ProbeResult { outcome: ProbeOutcome::Ok, set_latency: None, get_latency: None, read: None };
+        let mut result =
+            ProbeResult { outcome: ProbeOutcome::Ok, set_latency: None, get_latency: None, read: None, acked_at: None };
         let px = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1);
         if !read_only {
             let start = Instant::now();
             match inner.bounded(slot, &Cmd::Set { key, value, px }, timeout).await {
-                Ok(_) => result.set_latency = Some(start.elapsed()),
+                Ok(_) => {
+                    result.acked_at = Some(Instant::now());
+                    result.set_latency = Some(start.elapsed());
+                }
                 Err(f) => {
                     result.outcome = ProbeOutcome::failed(f.class, Op::Set, f.message);
                     return result;
