@@ -2,14 +2,14 @@
 //! fred's own client). It keeps its own slot map and per-node connections ([`Router`]) and decides itself when
 //! to refresh.
 
-use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::UnboundedSender;
 
+use super::policy::{candidates, refreshes_direct, Cause};
 use super::pool::lock;
-use super::recovery::{is_connection_class, RecoveryBook, RecoveryHow, ShardRecovery};
+use super::recovery::{is_connection_class, RecoveryBook, ShardRecovery};
 use super::redirect::Redirect;
 use super::router::{Failing, Router};
 use super::send::{send, Cmd, Failure};
@@ -60,40 +60,6 @@ struct Inner {
     source: String,
     router: Router,
     book: Mutex<RecoveryBook>,
-}
-
-/// Why a refresh was made.
-#[derive(Clone)]
-enum Cause {
-    Moved { from: Endpoint },
-    ReconnectFailures { endpoint: Endpoint, after: Duration },
-    Failure { endpoint: Endpoint, class: ErrorClass },
-}
-
-impl Cause {
-    fn describe(&self) -> String {
-        match self {
-            Cause::Moved { from } => format!("refreshed on MOVED from {from}"),
-            Cause::ReconnectFailures { endpoint, after } => {
-                format!("refreshed after {endpoint} failed for {}", human(*after))
-            }
-            Cause::Failure { endpoint, class } => format!("refreshed after {class} from {endpoint}"),
-        }
-    }
-
-    fn how(&self, at_ms: u64) -> RecoveryHow {
-        match self {
-            Cause::Moved { from } => RecoveryHow::RefreshedOnMoved { from: from.clone(), at_ms },
-            Cause::ReconnectFailures { endpoint, after } => RecoveryHow::RefreshedAfterReconnectFailures {
-                endpoint: endpoint.clone(),
-                after_ms: u64::try_from(after.as_millis()).unwrap_or(u64::MAX),
-                at_ms,
-            },
-            Cause::Failure { endpoint, class } => {
-                RecoveryHow::RefreshedOnFailure { endpoint: endpoint.clone(), class: *class, at_ms }
-            }
-        }
-    }
 }
 
 /// One command of a probe on its way through a style.
@@ -513,104 +479,5 @@ impl Inner {
                 format!("{} (map read from {from}, {shards} shard(s))", cause.describe()),
             );
         }
-    }
-}
-
-/// The failures after which direct refreshes its map: anything that says the route may be wrong or the node gone.
-fn refreshes_direct(class: ErrorClass) -> bool {
-    is_connection_class(class)
-        || matches!(
-            class,
-            ErrorClass::ClusterDown
-                | ErrorClass::ReadOnly
-                | ErrorClass::TryAgain
-                | ErrorClass::Loading
-                | ErrorClass::MasterDown
-        )
-}
-
-/// Who a refresh asks, in order. moved-only: the node that answered MOVED, then every other node it knows, then
-/// the seeds. reconnect-refresh: the known nodes that are not failing, then the seeds. direct: every known node
-/// and every seed (asked at once).
-fn candidates(
-    style: ClientStyle,
-    first: Option<&Endpoint>,
-    known: &[Endpoint],
-    failing: &BTreeSet<Endpoint>,
-    seeds: &[Endpoint],
-) -> Vec<Endpoint> {
-    let mut out: Vec<Endpoint> = Vec::new();
-    let mut push = |ep: &Endpoint| {
-        if !out.contains(ep) {
-            out.push(ep.clone());
-        }
-    };
-    if let Some(ep) = first {
-        push(ep);
-    }
-    for ep in known {
-        if style != ClientStyle::ReconnectRefresh || !failing.contains(ep) {
-            push(ep);
-        }
-    }
-    for ep in seeds {
-        push(ep);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ep(port: u16) -> Endpoint {
-        Endpoint::new("127.0.0.1", port)
-    }
-
-    #[test]
-    fn causes_describe_themselves() {
-        let moved = Cause::Moved { from: ep(7001) };
-        assert_eq!(moved.describe(), "refreshed on MOVED from 127.0.0.1:7001");
-        let rr = Cause::ReconnectFailures { endpoint: ep(7002), after: Duration::from_millis(2100) };
-        assert!(rr.describe().starts_with("refreshed after 127.0.0.1:7002 failed for "));
-        let f = Cause::Failure { endpoint: ep(7003), class: ErrorClass::ClusterDown };
-        assert_eq!(f.describe(), "refreshed after cluster_down from 127.0.0.1:7003");
-        assert_eq!(
-            f.how(5),
-            RecoveryHow::RefreshedOnFailure { endpoint: ep(7003), class: ErrorClass::ClusterDown, at_ms: 5 }
-        );
-    }
-
-    #[test]
-    fn direct_refreshes_on_every_sign_of_a_wrong_route() {
-        for class in [
-            ErrorClass::Timeout,
-            ErrorClass::ConnectionRefused,
-            ErrorClass::ConnectionClosed,
-            ErrorClass::ClusterDown,
-            ErrorClass::ReadOnly,
-            ErrorClass::TryAgain,
-        ] {
-            assert!(refreshes_direct(class), "{class}");
-        }
-        for class in [ErrorClass::Auth, ErrorClass::NoPerm, ErrorClass::WrongValue, ErrorClass::Other] {
-            assert!(!refreshes_direct(class), "{class}");
-        }
-    }
-
-    #[test]
-    fn candidates_follow_each_style() {
-        let known = [ep(1), ep(2), ep(3)];
-        let failing: BTreeSet<Endpoint> = [ep(2)].into_iter().collect();
-        let seeds = [ep(9), ep(1)];
-        assert_eq!(
-            candidates(ClientStyle::MovedOnly, Some(&ep(3)), &known, &failing, &seeds),
-            vec![ep(3), ep(1), ep(2), ep(9)]
-        );
-        assert_eq!(
-            candidates(ClientStyle::ReconnectRefresh, None, &known, &failing, &seeds),
-            vec![ep(1), ep(3), ep(9)]
-        );
-        assert_eq!(candidates(ClientStyle::Direct, None, &known, &failing, &seeds), vec![ep(1), ep(2), ep(3), ep(9)]);
     }
 }

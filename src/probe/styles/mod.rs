@@ -24,6 +24,7 @@
 //!   (an error reply such as `CLUSTERDOWN` is an answer).
 
 mod cluster;
+mod policy;
 mod pool;
 mod recovery;
 mod redirect;
