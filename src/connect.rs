@@ -220,10 +220,12 @@ impl Factory {
 
     /// A direct connection to one node, for per-node commands (CLUSTER NODES, CLIENT LIST, INFO).
     pub async fn node(&self, ep: &Endpoint) -> AppResult<Client> {
-        let client = self
-            .builder(ServerConfig::Centralized { server: self.server(ep) })
-            .build()
-            .map_err(|e| AppError::BadInput(e.to_string()))?;
+        let mut builder = self.builder(ServerConfig::Centralized { server: self.server(ep) });
+        // fred reconnects by default on a CLUSTERDOWN, LOADING or READONLY reply, and re-sends what was in flight
+        // on the new connection: a SET could then land after a newer one. A node's connection answers with the
+        // error instead; what to do about it is the caller's (the client style's) decision.
+        builder.with_connection_config(|c| c.reconnect_errors = Vec::new());
+        let client = builder.build().map_err(|e| AppError::BadInput(e.to_string()))?;
         self.init(&client, &ep.to_string()).await?;
         Ok(client)
     }
