@@ -120,7 +120,7 @@ fn compare_rehearsal_stops_on_sigterm_and_leaves_no_lab() {
         wait_for_probes(&events, Duration::from_secs(30)).await;
         tokio::time::sleep(Duration::from_secs(1)).await;
         let summary = stop_with(child, Signal::SIGTERM, &events).await;
-        assert_eq!(summary["targets"].as_array().map(|t| t.len()), Some(10), "3 shards x 3 styles + enterprise");
+        assert_eq!(summary["targets"].as_array().map(|t| t.len()), Some(13), "3 shards x 4 styles + enterprise");
         nothing_left(tmp.path());
     });
 }

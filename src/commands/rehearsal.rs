@@ -91,6 +91,8 @@ pub async fn inject(
                 tokio::select! {
                     r = &mut run => break r,
                     Some(ev) = lab_rx.recv() => forward(ev, &source, &tx),
+                    // Ctrl-C / SIGTERM ends the run now, scenario or not: the lab is shut down after.
+                    Ok(()) = stop.changed() => break Err(AppError::Lab("interrupted during the scenario".into())),
                 }
             }
         };
