@@ -71,20 +71,8 @@ fn next_io_debug(text: &str) -> Option<(usize, usize, String)> {
 /// `{` or `(`, with quoted strings skipped.
 fn closing(text: &str, start: usize) -> Option<usize> {
     let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for (i, c) in text[start..].char_indices() {
-        if in_string {
-            match c {
-                _ if escaped => escaped = false,
-                '\\' => escaped = true,
-                '"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
+    for (i, c) in outside_strings(&text[start..]) {
         match c {
-            '"' => in_string = true,
             '{' | '(' | '[' => depth += 1,
             '}' | ')' | ']' => {
                 depth = depth.checked_sub(1)?;
@@ -96,6 +84,29 @@ fn closing(text: &str, start: usize) -> Option<usize> {
         }
     }
     None
+}
+
+/// The characters of `text` (with their byte offsets) that stand outside `Debug`-quoted strings; the quotes
+/// themselves and everything between them are skipped.
+fn outside_strings(text: &str) -> impl Iterator<Item = (usize, char)> + '_ {
+    let mut in_string = false;
+    let mut escaped = false;
+    text.char_indices().filter(move |&(_, c)| {
+        if in_string {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+            return false;
+        }
+        if c == '"' {
+            in_string = true;
+            return false;
+        }
+        true
+    })
 }
 
 /// The readable text of one io::Error `Debug` value (`Os {..}`, `Custom {..}`, `Error { kind, message }`,
@@ -134,21 +145,9 @@ fn fields(body: &str) -> Vec<(&str, &str)> {
     }
     let mut out = Vec::new();
     let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
     let mut from = 0;
-    for (i, c) in body.char_indices() {
-        if in_string {
-            match c {
-                _ if escaped => escaped = false,
-                '\\' => escaped = true,
-                '"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
+    for (i, c) in outside_strings(body) {
         match c {
-            '"' => in_string = true,
             '{' | '(' | '[' => depth += 1,
             '}' | ')' | ']' => depth = depth.saturating_sub(1),
             ',' if depth == 0 => {
