@@ -62,7 +62,7 @@ mod tests {
         let target = crate::settings::Target {
             tls: true,
             tls_ca: Some(f.ca.clone()),
-            ..crate::settings::Target::local(vec!["localhost:1".parse().unwrap()], crate::cli::Mode::Standalone)
+            ..crate::settings::Target::local(vec!["localhost:1".parse().unwrap()], crate::mode::Mode::Standalone)
         };
         assert!(crate::tls::client_config(&target).is_ok());
     }

@@ -9,8 +9,8 @@ use fred::prelude::*;
 use fred::types::config::UnresponsiveConfig;
 use fred::types::{ClusterHash, CustomCommand};
 
-use crate::cli::Mode;
 use crate::error::{AppError, AppResult};
+use crate::mode::Mode;
 use crate::settings::Target;
 use crate::topology::Endpoint;
 

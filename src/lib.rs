@@ -20,6 +20,7 @@ pub mod inspect;
 pub mod known_nodes;
 pub mod lab;
 pub mod metrics;
+pub mod mode;
 pub mod notices;
 pub mod output;
 pub mod probe;

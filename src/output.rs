@@ -2,11 +2,21 @@
 
 use std::io::{IsTerminal, Write};
 
+use clap::ValueEnum;
 use comfy_table::{presets, ContentArrangement, Table};
 use serde::Serialize;
 
-use crate::cli::OutputFormat;
 use crate::exit::ExitCode;
+
+/// How probe results and inspection reports are printed on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum OutputFormat {
+    /// Tables and live progress for people.
+    #[default]
+    Table,
+    /// One JSON document on stdout and nothing else there.
+    Json,
+}
 
 /// Writes text to stdout. A closed pipe (`| head`) ends the process quietly with success.
 pub fn write_stdout(text: &str) {

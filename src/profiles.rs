@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::cli::Mode;
 use crate::error::{AppError, AppResult};
+use crate::mode::Mode;
 
 /// The profiles file: `[profiles.NAME]` tables.
 #[derive(Debug, Deserialize)]

@@ -50,7 +50,7 @@ pub async fn dispatch(cli: Cli) -> AppResult<ExitCode> {
         }
         _ => {}
     }
-    let settings = crate::settings::resolve(&cli.target)?;
+    let settings = crate::cli::resolve(&cli.target)?;
     let c = &crate::commands::Ctx::new(settings, cli.target.clone())?;
     let code = match cli.command {
         Command::Status(args) => crate::commands::status::run(c, &args).await?,

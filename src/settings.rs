@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::{Mode, OutputFormat, TargetArgs};
 use crate::error::{AppError, AppResult};
-use crate::profiles;
+use crate::mode::Mode;
+use crate::output::OutputFormat;
 use crate::secret::Secret;
 use crate::topology::Endpoint;
 
@@ -90,6 +90,74 @@ pub struct Settings {
     pub color: bool,
 }
 
+/// The probing settings of failover-recovery and compare, validated once (see `cli::ProbeArgs` for the flags).
+#[derive(Debug, Clone)]
+pub struct ProbeSettings {
+    /// How long to probe.
+    pub duration: Duration,
+    /// Time between probes of each target.
+    pub interval: Duration,
+    /// Probe key prefix.
+    pub prefix: String,
+    /// TTL of the probe keys.
+    pub ttl: Duration,
+    /// Fail when any outage is longer than this.
+    pub max_outage: Option<Duration>,
+    /// The JSON-lines events file.
+    pub events: Option<PathBuf>,
+    /// The report file written at the end.
+    pub report: Option<PathBuf>,
+    /// Probe with GET only.
+    pub read_only: bool,
+    /// Where Prometheus metrics are served.
+    pub metrics_listen: Option<String>,
+    /// The Prometheus textfile written at every heartbeat.
+    pub metrics_file: Option<PathBuf>,
+    /// How often the topology is polled (oss-cluster).
+    pub topology_interval: Duration,
+}
+
+/// The smallest interval the probe engine and the topology watcher accept.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(10);
+
+/// Checks a polling cadence: `interval` at least [`MIN_INTERVAL`] and no longer than `duration`. One wording
+/// for every command that polls.
+pub fn check_cadence(interval: Duration, duration: Duration) -> AppResult<()> {
+    use crate::duration::human;
+    if interval < MIN_INTERVAL {
+        return Err(AppError::BadInput(format!("--interval {} is below the 10ms minimum", human(interval))));
+    }
+    if interval > duration {
+        return Err(AppError::BadInput(format!(
+            "--interval {} is longer than --duration {}: nothing would be done twice",
+            human(interval),
+            human(duration)
+        )));
+    }
+    Ok(())
+}
+
+impl ProbeSettings {
+    /// Checks what clap cannot check alone: the cadence, a non-empty prefix, a TTL that outlives two probes, and
+    /// that the events and report files can be written.
+    pub fn validate(self) -> AppResult<Self> {
+        check_cadence(self.interval, self.duration)?;
+        if self.prefix.is_empty() {
+            return Err(AppError::BadInput("--prefix must not be empty: probe keys need their own namespace".into()));
+        }
+        if self.ttl < self.interval * 2 {
+            return Err(AppError::BadInput("--ttl must be at least twice --interval".into()));
+        }
+        if let Some(path) = &self.events {
+            crate::events::check_writable(path, "events file")?;
+        }
+        if let Some(path) = &self.report {
+            crate::report::check_report_path(path)?;
+        }
+        Ok(self)
+    }
+}
+
 /// One parsed Redis URL.
 #[derive(Debug, Clone)]
 pub struct ParsedUrl {
@@ -163,87 +231,6 @@ fn percent_decode(s: &str) -> Result<String, ()> {
         }
     }
     String::from_utf8(out).map_err(|_| ())
-}
-
-/// Turns the raw target flags into a validated [`Target`].
-pub fn resolve_target(args: &TargetArgs) -> AppResult<Target> {
-    let profile = match &args.profile {
-        Some(name) => Some((name.clone(), profiles::load(name, args.profiles_file.as_deref())?)),
-        None => None,
-    };
-    let mut urls = args.urls.clone();
-    urls.retain(|u| !u.trim().is_empty());
-    if urls.is_empty() {
-        if let Some((_, p)) = &profile {
-            urls = p.all_urls();
-        }
-    }
-    if urls.is_empty() {
-        urls.push(DEFAULT_URL.to_string());
-    }
-    let parsed: Vec<ParsedUrl> = urls.iter().map(|u| parse_url(u.trim())).collect::<AppResult<_>>()?;
-    let tls = parsed[0].tls;
-    if parsed.iter().any(|p| p.tls != tls) {
-        return Err(AppError::BadInput("mixing redis:// and rediss:// seeds: use one scheme".into()));
-    }
-    let use_cluster = std::env::var("USE_CLUSTER").map(|v| v.eq_ignore_ascii_case("true")).unwrap_or(false);
-    let mode = args
-        .mode
-        .or_else(|| profile.as_ref().map(|(_, p)| p.mode.unwrap_or(Mode::OssCluster)))
-        .unwrap_or(if use_cluster { Mode::OssCluster } else { Mode::Standalone });
-    let username = args
-        .user
-        .clone()
-        .or_else(|| profile.as_ref().and_then(|(_, p)| p.user.clone()))
-        .or_else(|| parsed.iter().find_map(|p| p.username.clone()));
-    let profile_key = match &profile {
-        Some((name, p)) if args.access_key.is_none() => match &p.access_key_env {
-            Some(var) => match std::env::var(var) {
-                Ok(v) if !v.is_empty() => Some(Secret::new(v)),
-                _ => {
-                    return Err(AppError::BadInput(format!(
-                        "profile '{name}': the variable {var} that holds its access key is not set"
-                    )))
-                }
-            },
-            None => None,
-        },
-        _ => None,
-    };
-    let password = args
-        .access_key
-        .as_ref()
-        .filter(|k| !k.is_empty())
-        .map(|k| Secret::new(k.clone()))
-        .or(profile_key)
-        .or_else(|| parsed.iter().find_map(|p| p.password.clone()));
-    if let Some(ca) = &args.tls_ca {
-        if !ca.is_file() {
-            return Err(AppError::BadInput(format!("--tls-ca {}: no such file", ca.display())));
-        }
-    }
-    Ok(Target {
-        seeds: parsed.into_iter().map(|p| p.endpoint).collect(),
-        tls,
-        mode,
-        username,
-        password,
-        tls_ca: args.tls_ca.clone(),
-        insecure: args.insecure,
-        timeout: args.timeout,
-        profile: profile.map(|(n, _)| n),
-        password_command: args.password_command.clone().filter(|c| !c.trim().is_empty()),
-        password_refresh: args.password_refresh,
-        reconnect_max: args.reconnect_max,
-        fred_use_cache: args.fred_use_cache,
-    })
-}
-
-/// Builds the settings shared by every subcommand.
-pub fn resolve(args: &TargetArgs) -> AppResult<Settings> {
-    let target = resolve_target(args)?;
-    let color = !args.no_color && std::env::var_os("NO_COLOR").is_none();
-    Ok(Settings { target, output: args.output, color })
 }
 
 #[cfg(test)]

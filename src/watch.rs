@@ -12,12 +12,12 @@ use fred::prelude::Client;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc::UnboundedSender, watch};
 
-use crate::cli::Mode;
 use crate::clock::Clock;
 use crate::connect::{self, Factory};
 use crate::diagnose::Diagnoser;
 use crate::events::{Event, NoticeEvent, TopologyEvent};
 use crate::inspect;
+use crate::mode::Mode;
 use crate::topology::{self, Endpoint, Topology};
 
 /// What the watcher saw, for the summary.

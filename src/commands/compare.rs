@@ -21,7 +21,7 @@ use crate::probe::styles::{ClientStyle, EmulatedCluster, StyleOptions};
 use crate::probe::targets::{self, ProbeTarget};
 use crate::probe::{collect::Collector, judge, plan, Verdict, VerdictPolicy};
 use crate::report::{SourceInfo, SourceRecovery, SourceVerdict};
-use crate::settings::{self, Target};
+use crate::settings::Target;
 
 /// Where a `--target` points.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,14 +194,14 @@ fn factory_for(c: &Ctx, spec: &TargetSpec) -> AppResult<Arc<Factory>> {
     if spec.mode.is_some() {
         args.mode = spec.mode;
     }
-    let target = settings::resolve_target(&args)?;
+    let target = crate::cli::resolve_target(&args)?;
     Ok(Arc::new(Factory::new(target)?))
 }
 
 /// Runs `compare`.
 pub async fn run(c: &Ctx, args: &CompareArgs) -> AppResult<ExitCode> {
-    plan::validate(&args.probe)?;
-    rehearsal::validate(&args.lab, args.probe.duration)?;
+    let probe = crate::cli::probe_settings(&args.probe)?;
+    rehearsal::validate(&args.lab, probe.duration)?;
     let expectations = parse_expectations(&args.expect)?;
     let specs: Vec<TargetSpec> = args.targets.iter().map(|t| parse_spec(t)).collect::<AppResult<_>>()?;
     if args.lab.lab.is_none() && specs.is_empty() {
@@ -210,10 +210,9 @@ pub async fn run(c: &Ctx, args: &CompareArgs) -> AppResult<ExitCode> {
     if args.lab.lab.is_some() && !specs.is_empty() {
         return Err(AppError::BadInput("--lab brings its own targets: leave out --target".into()));
     }
-    let log = args.probe.events.as_deref().map(EventLog::create).transpose()?;
+    let log = probe.events.as_deref().map(EventLog::create).transpose()?;
     let metrics =
-        crate::metrics::MetricsSink::start(args.probe.metrics_listen.as_deref(), args.probe.metrics_file.as_deref())
-            .await?;
+        crate::metrics::MetricsSink::start(probe.metrics_listen.as_deref(), probe.metrics_file.as_deref()).await?;
     let timeout = c.settings.target.timeout;
 
     // Labs first (slow), then the sources.
@@ -259,7 +258,7 @@ pub async fn run(c: &Ctx, args: &CompareArgs) -> AppResult<ExitCode> {
     let mut prepared = Vec::new();
     for (i, (name, factory, style)) in plan_sources.into_iter().enumerate() {
         // Each source writes its own keys, so sources on the same cluster never read each other's values.
-        let cfg = plan::engine_config(&args.probe, &name, timeout, &format!("{run_id}{i}"));
+        let cfg = plan::engine_config(&probe, &name, timeout, &format!("{run_id}{i}"));
         match prepare(&name, factory, style, args.refresh_after, cfg, clock, &tx).await {
             Ok(p) => prepared.push(p),
             Err(e) => {
@@ -279,8 +278,8 @@ pub async fn run(c: &Ctx, args: &CompareArgs) -> AppResult<ExitCode> {
         tokio::spawn(crate::watch::run(
             f,
             Mode::OssCluster,
-            args.probe.topology_interval,
-            args.probe.duration,
+            probe.topology_interval,
+            probe.duration,
             clock,
             tx.clone(),
             session.stopped(),
@@ -296,8 +295,8 @@ pub async fn run(c: &Ctx, args: &CompareArgs) -> AppResult<ExitCode> {
             cfg: p.cfg.clone(),
         })
         .collect();
-    let collector = Collector::new(clock, args.probe.duration, plan::STRIP_WIDTH, log);
-    let view = crate::render::choose(c.settings.output, args.probe.duration, "compare");
+    let collector = Collector::new(clock, probe.duration, plan::STRIP_WIDTH, log);
+    let view = crate::render::choose(c.settings.output, probe.duration, "compare");
     let stopped = session.stopped();
     let injections = async {
         let mut out = Vec::new();
@@ -343,7 +342,7 @@ pub async fn run(c: &Ctx, args: &CompareArgs) -> AppResult<ExitCode> {
     for p in &prepared {
         cleanup(p).await;
     }
-    let policy = VerdictPolicy { max_outage: args.probe.max_outage };
+    let policy = VerdictPolicy { max_outage: probe.max_outage };
     let per_source: Vec<SourceVerdict> = prepared
         .iter()
         .map(|p| {
@@ -369,7 +368,7 @@ pub async fn run(c: &Ctx, args: &CompareArgs) -> AppResult<ExitCode> {
     }
     let infos: Vec<SourceInfo> = prepared.iter().map(|p| p.info.clone()).collect();
     let mut lab_iter = lab_summaries.into_iter();
-    let mut summary = failover_recovery::summarize("compare", infos, &args.probe, &clock, &outcome, lab_iter.next());
+    let mut summary = failover_recovery::summarize("compare", infos, &probe, &clock, &outcome, lab_iter.next());
     summary.extra_labs = lab_iter.collect();
     summary.recovery = recovery;
     let unexpected: Vec<String> = per_source
@@ -386,7 +385,7 @@ pub async fn run(c: &Ctx, args: &CompareArgs) -> AppResult<ExitCode> {
         .collect();
     summary.verdict = if unexpected.is_empty() { Verdict::Passed } else { Verdict::Failed { reasons: unexpected } };
     summary.per_source = per_source;
-    Ok(failover_recovery::finish(c, &summary, args.probe.report.as_deref(), outcome.collector.log_error.as_deref()))
+    Ok(failover_recovery::finish(c, &summary, probe.report.as_deref(), outcome.collector.log_error.as_deref()))
 }
 
 /// Runs futures that are not `Send` side by side on this task and collects their outputs in order.

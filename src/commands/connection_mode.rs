@@ -4,11 +4,11 @@
 use serde::{Deserialize, Serialize};
 
 use super::Ctx;
-use crate::cli::Mode;
 use crate::connect;
 use crate::error::AppResult;
 use crate::exit::ExitCode;
 use crate::inspect;
+use crate::mode::Mode;
 use crate::output::{self, Report};
 use crate::topology::{Endpoint, Topology};
 

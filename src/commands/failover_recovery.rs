@@ -22,7 +22,7 @@ use crate::settings::Target;
 pub fn summarize(
     command: &str,
     sources: Vec<SourceInfo>,
-    args: &crate::cli::ProbeArgs,
+    args: &crate::settings::ProbeSettings,
     clock: &Clock,
     outcome: &SessionOutcome,
     lab: Option<LabSummary>,
@@ -120,13 +120,12 @@ pub fn check_style(style: ClientStyle, mode: Mode) -> AppResult<()> {
 
 /// Runs `failover-recovery`.
 pub async fn run(c: &Ctx, args: &FailoverRecoveryArgs) -> AppResult<ExitCode> {
-    plan::validate(&args.probe)?;
-    rehearsal::validate(&args.lab, args.probe.duration)?;
+    let probe = crate::cli::probe_settings(&args.probe)?;
+    rehearsal::validate(&args.lab, probe.duration)?;
     check_style(args.client, c.settings.target.mode)?;
-    let log = args.probe.events.as_deref().map(EventLog::create).transpose()?;
+    let log = probe.events.as_deref().map(EventLog::create).transpose()?;
     let metrics =
-        crate::metrics::MetricsSink::start(args.probe.metrics_listen.as_deref(), args.probe.metrics_file.as_deref())
-            .await?;
+        crate::metrics::MetricsSink::start(probe.metrics_listen.as_deref(), probe.metrics_file.as_deref()).await?;
     // A rehearsal probes its own lab; the target flags only choose the mode (and the timeout).
     let lab = match args.lab.lab {
         Some(_) => Some(rehearsal::start(rehearsal::topology_for(c.settings.target.mode), &args.lab).await?),
@@ -145,7 +144,7 @@ pub async fn run(c: &Ctx, args: &FailoverRecoveryArgs) -> AppResult<ExitCode> {
         None => (Arc::clone(&c.factory), c.settings.target.clone()),
     };
     let run_id = connect::run_id();
-    let cfg = plan::engine_config(&args.probe, "", target.timeout, &run_id);
+    let cfg = plan::engine_config(&probe, "", target.timeout, &run_id);
     let clock = Clock::start();
     let session = Session::new(clock);
     let tx = session.sender();
@@ -181,8 +180,8 @@ pub async fn run(c: &Ctx, args: &FailoverRecoveryArgs) -> AppResult<ExitCode> {
         tokio::spawn(crate::watch::run(
             Arc::clone(&factory),
             mode,
-            args.probe.topology_interval,
-            args.probe.duration,
+            probe.topology_interval,
+            probe.duration,
             clock,
             tx.clone(),
             session.stopped(),
@@ -194,8 +193,8 @@ pub async fn run(c: &Ctx, args: &FailoverRecoveryArgs) -> AppResult<ExitCode> {
     } else {
         Vec::new()
     };
-    let collector = Collector::new(clock, args.probe.duration, plan::STRIP_WIDTH, log);
-    let view = crate::render::choose(c.settings.output, args.probe.duration, "failover-recovery");
+    let collector = Collector::new(clock, probe.duration, plan::STRIP_WIDTH, log);
+    let view = crate::render::choose(c.settings.output, probe.duration, "failover-recovery");
     let (prober, conn): (Arc<dyn engine::Prober>, Option<Connection>) = match &probing {
         Probing::Routed(emu) => (Arc::new(emu.clone()), None),
         Probing::Fred(conn) => (Arc::new(engine::FredProber(conn.clone())), Some(conn.clone())),
@@ -249,9 +248,9 @@ pub async fn run(c: &Ctx, args: &FailoverRecoveryArgs) -> AppResult<ExitCode> {
         client: args.client.to_string(),
         endpoints: target.display_urls(),
     };
-    let mut summary = summarize("failover-recovery", vec![info], &args.probe, &clock, &outcome, lab_summary);
+    let mut summary = summarize("failover-recovery", vec![info], &probe, &clock, &outcome, lab_summary);
     summary.recovery = recovery;
-    Ok(finish(c, &summary, args.probe.report.as_deref(), outcome.collector.log_error.as_deref()))
+    Ok(finish(c, &summary, probe.report.as_deref(), outcome.collector.log_error.as_deref()))
 }
 
 /// What probes in this run.

@@ -165,9 +165,7 @@ pub async fn start_listeners(
 
 /// Runs `monitor`.
 pub async fn run(c: &Ctx, args: &MonitorArgs) -> AppResult<ExitCode> {
-    if args.interval > args.duration {
-        return Err(crate::error::AppError::BadInput("--interval is longer than --duration".into()));
-    }
+    crate::settings::check_cadence(args.interval, args.duration)?;
     let log = args.events.as_deref().map(EventLog::create).transpose()?;
     if let Some(path) = &args.report {
         crate::report::check_report_path(path)?;

@@ -10,11 +10,11 @@ use tokio::task::JoinSet;
 
 use super::exec;
 use super::targets::{self, ProbeTarget};
-use crate::cli::Mode;
 use crate::clock::Clock;
 use crate::connect::Connection;
 use crate::events::{ClientEvent, Event, ProbeEvent};
 use crate::inspect;
+use crate::mode::Mode;
 use crate::topology::{self, Topology};
 
 /// How the engine probes.

@@ -14,8 +14,20 @@ use crate::clock::Clock;
 use crate::connect::Connection;
 use crate::events::Event;
 use crate::metrics::MetricsSink;
-use crate::render::View;
 use crate::topology::Topology;
+
+/// Something that shows a run while it happens.
+pub trait View: Send {
+    /// An event the collector has processed.
+    fn show(&mut self, ev: &Event, c: &Collector);
+    /// Called about every 100 ms: refresh bars, print heartbeats.
+    fn tick(&mut self, c: &Collector, elapsed: Duration);
+    /// The run is over: clear bars before the summary is printed.
+    fn finish(&mut self);
+}
+
+/// How often a session's observers get a heartbeat: plain views print a line, the metrics file is rewritten.
+pub const HEARTBEAT: Duration = Duration::from_secs(10);
 
 /// One engine's inputs.
 pub struct Source {
@@ -143,7 +155,7 @@ impl Session {
                     view.tick(&collector, elapsed);
                     let heartbeat = elapsed >= next_metrics_write;
                     if heartbeat {
-                        next_metrics_write += crate::render::HEARTBEAT;
+                        next_metrics_write += HEARTBEAT;
                     }
                     metrics.refresh(&collector, elapsed, heartbeat);
                     let engines_done = engines.iter().all(|(_, h)| h.is_finished());

@@ -6,22 +6,11 @@ mod plain;
 
 use std::time::Duration;
 
-use crate::cli::OutputFormat;
-use crate::events::Event;
-use crate::probe::collect::Collector;
+use crate::output::OutputFormat;
+pub use crate::probe::session::{View, HEARTBEAT};
 
 pub use live::LiveView;
-pub use plain::{describe, PlainView, HEARTBEAT};
-
-/// Something that shows a run while it happens.
-pub trait View: Send {
-    /// An event the collector has processed.
-    fn show(&mut self, ev: &Event, c: &Collector);
-    /// Called about every 100 ms: refresh bars, print heartbeats.
-    fn tick(&mut self, c: &Collector, elapsed: Duration);
-    /// The run is over: clear bars before the summary is printed.
-    fn finish(&mut self);
-}
+pub use plain::{describe, PlainView};
 
 /// Picks the view: live bars when stdout is a terminal and the output is tables; plain lines otherwise
 /// (to stderr when stdout carries JSON, so stdout holds one document and nothing else).

@@ -10,14 +10,11 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use super::View;
+use super::{View, HEARTBEAT};
 use crate::clock::{time_of_day, Stamp};
 use crate::events::Event;
 use crate::probe::collect::Collector;
 use crate::probe::fmt_ms;
-
-/// How often the heartbeat line is printed.
-pub const HEARTBEAT: Duration = Duration::from_secs(10);
 
 /// Plain-line view.
 pub struct PlainView {

@@ -3,9 +3,14 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
 use crate::duration::parse_positive_duration;
+mod resolve;
+
+pub use crate::mode::Mode;
+pub use crate::output::OutputFormat;
+pub use resolve::{probe_settings, resolve, resolve_target};
 
 /// Tells whether your Redis connections survive a failover.
 #[derive(Debug, Parser)]
@@ -24,45 +29,6 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// How probe results and inspection reports are printed on stdout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum OutputFormat {
-    /// Tables and live progress for people.
-    #[default]
-    Table,
-    /// One JSON document on stdout and nothing else there.
-    Json,
-}
-
-/// How the tool connects to Redis.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Mode {
-    /// One node, no cluster awareness.
-    Standalone,
-    /// A cluster-aware client: slot routing, MOVED/ASK, topology discovered from the seeds.
-    OssCluster,
-    /// One endpoint behind a proxy (Azure Enterprise policy): a plain client; CLUSTER commands may be refused.
-    Enterprise,
-}
-
-impl Mode {
-    /// The flag value, e.g. `oss-cluster`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Standalone => "standalone",
-            Mode::OssCluster => "oss-cluster",
-            Mode::Enterprise => "enterprise",
-        }
-    }
-}
-
-impl std::fmt::Display for Mode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// Target flags shared by every subcommand.
