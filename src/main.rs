@@ -1,11 +1,9 @@
 //! The binary: parse flags, run the library, turn the outcome into an exit code. Nothing else.
 
-use clap::{CommandFactory, FromArgMatches};
-use redis_failover_probe::{cli::Cli, run};
+use redis_failover_probe::{cli, run};
 
 fn main() {
-    let parsed = Cli::command().try_get_matches().and_then(|m| Cli::from_arg_matches(&m).map(|cli| (m, cli)));
-    let (matches, cli) = match parsed {
+    let (matches, cli) = match cli::try_parse_from(std::env::args_os()) {
         Ok(pair) => pair,
         Err(e) => run::clap_exit(e),
     };

@@ -31,18 +31,13 @@ pub async fn dispatch(cli: Cli) -> AppResult<ExitCode> {
     match &cli.command {
         Command::Completions { shell } => {
             let mut out = Vec::new();
-            clap_complete::generate(
-                *shell,
-                &mut <Cli as clap::CommandFactory>::command(),
-                "redis-failover-probe",
-                &mut out,
-            );
+            clap_complete::generate(*shell, &mut crate::cli::command(), "redis-failover-probe", &mut out);
             crate::output::write_stdout(&String::from_utf8_lossy(&out));
             return Ok(ExitCode::Ok);
         }
         Command::Man => {
             let mut out = Vec::new();
-            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+            clap_mangen::Man::new(crate::cli::command())
                 .render(&mut out)
                 .map_err(|e| AppError::Local(format!("cannot render the man page: {e}")))?;
             crate::output::write_stdout(&String::from_utf8_lossy(&out));

@@ -31,8 +31,52 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The ids of the global target flags, hidden from the help of commands that ignore them (`lab`).
+const TARGET_IDS: [&str; 13] = [
+    "urls",
+    "mode",
+    "access_key",
+    "password_command",
+    "password_refresh",
+    "user",
+    "profile",
+    "profiles_file",
+    "tls_ca",
+    "insecure",
+    "timeout",
+    "reconnect_max",
+    "fred_use_cache",
+];
+
+/// The clap command, built, with the target flags hidden under `lab` (a lab starts its own servers and never
+/// connects to a target, so `lab up --help` lists only what it uses). Parse with this, not `Cli::command()`.
+pub fn command() -> clap::Command {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    // A subcommand that already has an argument of a global's id is skipped when globals are propagated, so
+    // hidden copies placed on `lab` before the build take the globals' place in its subtree and parse the same.
+    let hidden: Vec<clap::Arg> = cmd
+        .get_arguments()
+        .filter(|a| TARGET_IDS.contains(&a.get_id().as_str()))
+        .map(|a| a.clone().hide(true))
+        .collect();
+    cmd.mut_subcommand("lab", |lab| lab.args(hidden))
+}
+
+/// Parses `words` (the program name first) as the binary does.
+pub fn try_parse_from<I, T>(words: I) -> Result<(clap::ArgMatches, Cli), clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use clap::FromArgMatches;
+    let matches = command().try_get_matches_from(words)?;
+    let cli = Cli::from_arg_matches(&matches)?;
+    Ok((matches, cli))
+}
+
 /// Target flags shared by every subcommand.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Target")]
 pub struct TargetArgs {
     /// Redis URL: redis:// or rediss:// (TLS), optional user:password@. Repeat for several cluster seeds.
     /// [default: redis://127.0.0.1:6379]
@@ -91,11 +135,11 @@ pub struct TargetArgs {
     pub fred_use_cache: bool,
 
     /// Output format on stdout.
-    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Table)]
+    #[arg(long, global = true, help_heading = "Output", value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
 
     /// No colours (also when NO_COLOR is set).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Output")]
     pub no_color: bool,
 }
 
@@ -167,6 +211,7 @@ pub enum Command {
 
 /// Flags shared by the probing commands (failover-recovery, compare).
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Probe")]
 pub struct ProbeArgs {
     /// How long to probe.
     #[arg(long, default_value = "30s", value_parser = parse_positive_duration, value_name = "DUR", allow_hyphen_values = true)]
@@ -184,19 +229,19 @@ pub struct ProbeArgs {
     #[arg(long, value_parser = parse_positive_duration, value_name = "DUR", allow_hyphen_values = true)]
     pub max_outage: Option<Duration>,
     /// Write every event (probes, client events, topology, lab) as JSON lines to FILE, flushed per event.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, help_heading = "Output", value_name = "FILE")]
     pub events: Option<PathBuf>,
     /// Write a report at the end: FILE.md (incident report), FILE.svg or FILE.html (availability timeline).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, help_heading = "Output", value_name = "FILE")]
     pub report: Option<PathBuf>,
     /// Probe with GET only (for caches where writes are not allowed).
     #[arg(long)]
     pub read_only: bool,
     /// Serve Prometheus metrics at http://ADDR/metrics while the run lasts (e.g. 127.0.0.1:9464).
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, help_heading = "Output", value_name = "ADDR")]
     pub metrics_listen: Option<String>,
     /// Write Prometheus metrics to FILE at every heartbeat (node_exporter textfile collector).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, help_heading = "Output", value_name = "FILE")]
     pub metrics_file: Option<PathBuf>,
     /// How often the topology is polled (oss-cluster).
     #[arg(long, default_value = "1s", value_parser = parse_positive_duration, value_name = "DUR", allow_hyphen_values = true)]
@@ -206,9 +251,6 @@ pub struct ProbeArgs {
 /// Flags of `compare`.
 #[derive(Debug, Clone, Args)]
 pub struct CompareArgs {
-    /// Probe flags.
-    #[command(flatten)]
-    pub probe: ProbeArgs,
     /// A target: NAME=URL[,mode=MODE][,client=STYLE], or NAME=profile:PROFILE[,client=STYLE]. Repeat.
     #[arg(long = "target", value_name = "SPEC")]
     pub targets: Vec<String>,
@@ -219,6 +261,9 @@ pub struct CompareArgs {
     /// reconnect-refresh: how long a node must fail before the slot map is refreshed.
     #[arg(long, default_value = "5s", value_parser = parse_positive_duration, value_name = "DUR", allow_hyphen_values = true)]
     pub refresh_after: Duration,
+    /// Probe flags.
+    #[command(flatten)]
+    pub probe: ProbeArgs,
     /// Rehearsal options (`--lab SCENARIO`: a cluster and an enterprise topology, four targets).
     #[command(flatten)]
     pub lab: RehearsalArgs,
@@ -234,7 +279,7 @@ pub struct MonitorArgs {
     #[arg(long, default_value = "1s", value_parser = parse_positive_duration, value_name = "DUR", allow_hyphen_values = true)]
     pub interval: Duration,
     /// Write every event as JSON lines to FILE, flushed per event.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, help_heading = "Output", value_name = "FILE")]
     pub events: Option<PathBuf>,
     /// Also listen for RESP3 maintenance push notices (CLIENT MAINT_NOTIFICATIONS) on a dedicated connection.
     #[arg(long)]
@@ -243,16 +288,13 @@ pub struct MonitorArgs {
     #[arg(long)]
     pub no_azure_events: bool,
     /// Write a report at the end: FILE.md, FILE.svg or FILE.html (the topology timeline).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, help_heading = "Output", value_name = "FILE")]
     pub report: Option<PathBuf>,
 }
 
 /// Flags of `failover-recovery`.
 #[derive(Debug, Clone, Args)]
 pub struct FailoverRecoveryArgs {
-    /// Probe flags.
-    #[command(flatten)]
-    pub probe: ProbeArgs,
     /// Standalone / enterprise: how many keys to probe on the one endpoint.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub keys: u32,
@@ -263,6 +305,9 @@ pub struct FailoverRecoveryArgs {
     /// reconnect-refresh: how long a node must fail before the slot map is refreshed.
     #[arg(long, default_value = "5s", value_parser = parse_positive_duration, value_name = "DUR", allow_hyphen_values = true)]
     pub refresh_after: Duration,
+    /// Probe flags.
+    #[command(flatten)]
+    pub probe: ProbeArgs,
     /// Rehearsal options (`--lab SCENARIO`).
     #[command(flatten)]
     pub lab: RehearsalArgs,
@@ -270,6 +315,7 @@ pub struct FailoverRecoveryArgs {
 
 /// Flags of a rehearsal on the local lab (failover-recovery, compare).
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Lab rehearsal")]
 pub struct RehearsalArgs {
     /// Rehearse on a local lab: start the topology matching --mode, inject SCENARIO at --at, tear it down after.
     #[arg(long, value_enum, value_name = "SCENARIO")]
@@ -349,6 +395,23 @@ mod tests {
     #[test]
     fn clap_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn lab_help_lists_no_target_flags_and_lab_still_parses_them() {
+        let mut cmd = command();
+        cmd.build();
+        let lab = cmd.find_subcommand_mut("lab").unwrap().find_subcommand_mut("up").unwrap();
+        let help = lab.render_long_help().to_string();
+        assert!(
+            help.contains("--topology") && !help.contains("--access-key") && !help.contains("--reconnect-max"),
+            "{help}"
+        );
+        let status = cmd.find_subcommand_mut("status").unwrap().render_long_help().to_string();
+        assert!(status.contains("--url") && status.contains("Target:"), "{status}");
+        // Hidden is not refused: an environment that sets REDIS_URL or a runbook that passes --url still works.
+        let (_, cli) = try_parse_from(["rfp", "lab", "up", "--url", "redis://h:1"]).unwrap();
+        assert_eq!(cli.target.urls, vec!["redis://h:1".to_string()]);
     }
 
     #[test]
