@@ -45,12 +45,88 @@ pub struct ClientEvent {
     /// Which group of targets.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub source: String,
-    /// `reconnected`, `error`, `topology_resync`, `unresponsive`.
-    pub kind: String,
+    /// What happened.
+    pub kind: ClientEventKind,
     /// The server concerned, where known.
     pub server: Option<String>,
     /// Detail.
     pub detail: String,
+}
+
+/// What a client reported of itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientEventKind {
+    /// A connection to a node is up again.
+    Reconnected,
+    /// An error the client saw on a connection.
+    Error,
+    /// The client re-read its slot map.
+    TopologyResync,
+    /// The client tried to re-read its slot map and no node answered.
+    TopologyResyncFailed,
+    /// A node did not answer within the client's unresponsive timeout.
+    Unresponsive,
+    /// An emulated client keeps retrying a node that will not answer, and by its habit never refreshes.
+    Stuck,
+}
+
+impl ClientEventKind {
+    /// The JSON name, e.g. `topology_resync`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientEventKind::Reconnected => "reconnected",
+            ClientEventKind::Error => "error",
+            ClientEventKind::TopologyResync => "topology_resync",
+            ClientEventKind::TopologyResyncFailed => "topology_resync_failed",
+            ClientEventKind::Unresponsive => "unresponsive",
+            ClientEventKind::Stuck => "stuck",
+        }
+    }
+}
+
+impl std::fmt::Display for ClientEventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether an outage began or ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutageTransition {
+    /// The first failure after a success.
+    Started,
+    /// The first success after failures.
+    Ended,
+}
+
+impl OutageTransition {
+    /// The JSON name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutageTransition::Started => "started",
+            OutageTransition::Ended => "ended",
+        }
+    }
+}
+
+/// A lab step on the event stream, with the group of targets it was rehearsed for (compare runs two labs).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LabStep {
+    /// Which group of targets the lab serves (empty when there is one).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source: String,
+    /// The step.
+    #[serde(flatten)]
+    pub event: crate::lab::LabEvent,
+}
+
+impl LabStep {
+    /// The step's kind as its JSON name, e.g. `replica_promoted`.
+    pub fn kind_name(&self) -> String {
+        serde_json::to_value(self.event.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+    }
 }
 
 /// A change of the slot map or of node roles, seen by polling.
@@ -75,8 +151,8 @@ pub struct OutageEvent {
     pub source: String,
     /// Target name.
     pub target: String,
-    /// `started` or `ended`.
-    pub transition: String,
+    /// Down or back.
+    pub transition: OutageTransition,
     /// Class of the failure that started it.
     pub class: Option<ErrorClass>,
     /// Length, for `ended`.
@@ -109,8 +185,8 @@ pub enum Event {
     Topology(TopologyEvent),
     /// An outage transition.
     Outage(OutageEvent),
-    /// A lab step (as JSON, from the lab module).
-    Lab(serde_json::Value),
+    /// A lab step.
+    Lab(LabStep),
     /// A notice.
     Notice(NoticeEvent),
     /// The current topology as display lines, for the live view only (not recorded: the changes are).
@@ -149,4 +225,52 @@ pub fn check_writable(path: &Path, what: &str) -> AppResult<()> {
     File::create(path)
         .map(|_| ())
         .map_err(|e| AppError::BadInput(format!("cannot write the {what} {}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lab::{LabEvent, LabEventKind};
+
+    #[test]
+    fn a_lab_step_keeps_the_flat_json_shape_and_reads_back_typed() {
+        let step = LabStep {
+            source: "oss".into(),
+            event: LabEvent {
+                stamp: crate::clock::Clock::start().now(),
+                kind: LabEventKind::ReplicaPromoted,
+                node: None,
+                detail: "127.0.0.1:7003 is primary".into(),
+            },
+        };
+        let line = serde_json::to_string(&Event::Lab(step)).unwrap();
+        let raw: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(
+            (raw["type"].as_str(), raw["kind"].as_str(), raw["source"].as_str()),
+            (Some("lab"), Some("replica_promoted"), Some("oss"))
+        );
+        match serde_json::from_str::<Event>(&line).unwrap() {
+            Event::Lab(l) => {
+                assert_eq!((l.kind_name().as_str(), l.event.kind), ("replica_promoted", LabEventKind::ReplicaPromoted))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn client_event_kinds_and_transitions_use_their_json_names() {
+        for k in [
+            ClientEventKind::Reconnected,
+            ClientEventKind::Error,
+            ClientEventKind::TopologyResync,
+            ClientEventKind::TopologyResyncFailed,
+            ClientEventKind::Unresponsive,
+            ClientEventKind::Stuck,
+        ] {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
+        for t in [OutageTransition::Started, OutageTransition::Ended] {
+            assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
+        }
+    }
 }

@@ -113,10 +113,10 @@ impl Metrics {
                 }
             }
             Event::Client(c) => {
-                self.client_events.get_or_create(&KindLabels { kind: c.kind.clone() }).inc();
+                self.client_events.get_or_create(&KindLabels { kind: c.kind.as_str().to_string() }).inc();
             }
             Event::Lab(l) => {
-                let kind = l.get("kind").and_then(|k| k.as_str()).unwrap_or("lab").to_string();
+                let kind = l.kind_name();
                 self.lab_events.get_or_create(&KindLabels { kind }).inc();
             }
             _ => {}

@@ -369,7 +369,7 @@ fn drain(rx: &mut UnboundedReceiver<Event>) -> Vec<(String, String)> {
     let mut out = Vec::new();
     while let Ok(ev) = rx.try_recv() {
         if let Event::Client(c) = ev {
-            out.push((c.kind, c.detail));
+            out.push((c.kind.as_str().to_string(), c.detail));
         }
     }
     out

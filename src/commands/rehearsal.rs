@@ -105,11 +105,7 @@ pub async fn inject(
 }
 
 fn forward(ev: crate::lab::LabEvent, source: &str, tx: &mpsc::UnboundedSender<Event>) {
-    let mut value = serde_json::to_value(&ev).unwrap_or_default();
-    if !source.is_empty() {
-        value["source"] = serde_json::Value::String(source.to_string());
-    }
-    let _ = tx.send(Event::Lab(value));
+    let _ = tx.send(Event::Lab(crate::events::LabStep { source: source.to_string(), event: ev }));
 }
 
 /// The lab part of the summary: ground truth next to the outage the probes measured on the affected shard.

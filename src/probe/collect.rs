@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{LatencyStats, LatencySummary, OutageTracker, TargetSummary, TimelineStrip, Transition};
 use crate::clock::{Clock, Stamp};
-use crate::events::{Event, EventLog, NoticeEvent, OutageEvent, ProbeEvent};
+use crate::events::{Event, EventLog, NoticeEvent, OutageEvent, OutageTransition, ProbeEvent};
 use crate::topology::TopologyChange;
 
 /// Most topology changes, notices and lab events kept for the summary; later ones are only counted
@@ -113,7 +113,7 @@ pub struct Collector {
     /// Topology changes left out of `topology` because of the cap.
     pub topology_dropped: u64,
     /// Lab events seen (first [`KEEP`]).
-    pub lab: Vec<serde_json::Value>,
+    pub lab: Vec<crate::events::LabStep>,
     /// Lab events left out of `lab` because of the cap.
     pub lab_dropped: u64,
     /// Notices seen (first [`KEEP`]).
@@ -222,7 +222,7 @@ impl Collector {
                 }
             }
             Event::Client(c) => {
-                *self.client_events.entry(c.kind.clone()).or_insert(0) += 1;
+                *self.client_events.entry(c.kind.as_str().to_string()).or_insert(0) += 1;
                 out.push(Event::Client(c));
             }
             Event::Topology(t) => {
@@ -320,14 +320,16 @@ impl Collector {
         let mut out = vec![];
         if let Some(tr) = transition {
             let (transition, at, class, length_ms) = match tr {
-                Transition::Started { at, class } => ("started", at, Some(class), None),
-                Transition::Ended { ended, length, .. } => ("ended", ended, None, Some(length.as_millis() as u64)),
+                Transition::Started { at, class } => (OutageTransition::Started, at, Some(class), None),
+                Transition::Ended { ended, length, .. } => {
+                    (OutageTransition::Ended, ended, None, Some(length.as_millis() as u64))
+                }
             };
             out.push(Event::Outage(OutageEvent {
                 stamp: self.clock.stamp_at(self.clock.origin() + at),
                 source: p.source.clone(),
                 target: p.target.clone(),
-                transition: transition.to_string(),
+                transition,
                 class,
                 length_ms,
             }));

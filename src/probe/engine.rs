@@ -12,7 +12,7 @@ use super::exec;
 use super::targets::{self, ProbeTarget};
 use crate::clock::Clock;
 use crate::connect::Connection;
-use crate::events::{ClientEvent, Event, ProbeEvent};
+use crate::events::{ClientEvent, ClientEventKind, Event, ProbeEvent};
 use crate::inspect;
 use crate::mode::Mode;
 use crate::topology::{self, Topology};
@@ -271,31 +271,31 @@ pub fn spawn_client_forwarders(
     tx: UnboundedSender<Event>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let source = source.to_string();
-    let mk = move |kind: &str, server: Option<String>, detail: String| {
-        Event::Client(ClientEvent {
-            stamp: clock.now(),
-            source: source.clone(),
-            kind: kind.to_string(),
-            server,
-            detail,
-        })
+    let mk = move |kind: ClientEventKind, server: Option<String>, detail: String| {
+        Event::Client(ClientEvent { stamp: clock.now(), source: source.clone(), kind, server, detail })
     };
     let addr = |s: &Server| format!("{}:{}", s.host, s.port);
     vec![
         forward(conn.client.reconnect_rx(), tx.clone(), {
             let mk = mk.clone();
-            move |server| mk("reconnected", Some(addr(&server)), String::new())
+            move |server| mk(ClientEventKind::Reconnected, Some(addr(&server)), String::new())
         }),
         forward(conn.client.error_rx(), tx.clone(), {
             let mk = mk.clone();
-            move |(err, server)| mk("error", server.as_ref().map(addr), crate::errfmt::fred_error(&err))
+            move |(err, server)| mk(ClientEventKind::Error, server.as_ref().map(addr), crate::errfmt::fred_error(&err))
         }),
         forward(conn.client.cluster_change_rx(), tx.clone(), {
             let mk = mk.clone();
-            move |changes| mk("topology_resync", None, format!("{} change(s) to the client's slot map", changes.len()))
+            move |changes| {
+                mk(
+                    ClientEventKind::TopologyResync,
+                    None,
+                    format!("{} change(s) to the client's slot map", changes.len()),
+                )
+            }
         }),
         forward(conn.client.unresponsive_rx(), tx, move |server| {
-            mk("unresponsive", Some(addr(&server)), String::new())
+            mk(ClientEventKind::Unresponsive, Some(addr(&server)), String::new())
         }),
     ]
 }

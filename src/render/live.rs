@@ -62,7 +62,9 @@ impl View for LiveView {
             }
             return;
         }
-        if matches!(ev, Event::Client(c) if c.kind == "error") || self.throttle.suppress(ev) {
+        if matches!(ev, Event::Client(c) if c.kind == crate::events::ClientEventKind::Error)
+            || self.throttle.suppress(ev)
+        {
             // Client errors come by the hundred during an outage; the rows and the summary count them.
             return;
         }

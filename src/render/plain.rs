@@ -77,14 +77,14 @@ fn who(source: &str, target: &str) -> String {
 /// per kind and server per second is shown; the summary counts them all.
 #[derive(Debug, Default)]
 pub struct ClientThrottle {
-    last: HashMap<(String, Option<String>), Instant>,
+    last: HashMap<(crate::events::ClientEventKind, Option<String>), Instant>,
 }
 
 impl ClientThrottle {
     /// Whether this event's line should be left out now.
     pub fn suppress(&mut self, ev: &Event) -> bool {
         let Event::Client(c) = ev else { return false };
-        let key = (c.kind.clone(), c.server.clone());
+        let key = (c.kind, c.server.clone());
         let now = Instant::now();
         if self.last.get(&key).is_some_and(|last| now.duration_since(*last) < Duration::from_secs(1)) {
             return true;
@@ -104,7 +104,7 @@ pub fn describe(ev: &Event) -> Option<String> {
 /// line starts with the event's own time.
 pub fn describe_at(ev: &Event, printed: Option<&Stamp>) -> Option<String> {
     match ev {
-        Event::Outage(o) if o.transition == "started" => {
+        Event::Outage(o) if o.transition == crate::events::OutageTransition::Started => {
             let (start, at) = stamps(&o.stamp, printed);
             Some(format!(
                 "{start} OUTAGE STARTED on {} ({}){at}",
@@ -145,15 +145,8 @@ pub fn describe_at(ev: &Event, printed: Option<&Stamp>) -> Option<String> {
             ))
         }
         Event::Lab(l) => {
-            let stamp: Option<Stamp> = l.get("stamp").and_then(|s| serde_json::from_value(s.clone()).ok());
-            let kind = l.get("kind").and_then(|k| k.as_str()).unwrap_or("lab");
-            let detail = l.get("detail").and_then(|k| k.as_str()).unwrap_or("");
-            let (start, at) = match (&stamp, printed) {
-                (Some(s), _) => stamps(s, printed),
-                (None, Some(p)) => (prefix(p), String::new()),
-                (None, None) => (String::new(), String::new()),
-            };
-            Some(format!("{start} lab {kind}: {detail}{at}"))
+            let (start, at) = stamps(&l.event.stamp, printed);
+            Some(format!("{start} lab {}: {}{at}", l.kind_name(), l.event.detail))
         }
         Event::Notice(n) => {
             let (start, at) = stamps(&n.stamp, printed);
@@ -220,7 +213,7 @@ mod tests {
             stamp: at(&clock, 5_000),
             source: String::new(),
             target: "0-5460".into(),
-            transition: "started".into(),
+            transition: crate::events::OutageTransition::Started,
             class: Some(ErrorClass::Timeout),
             length_ms: None,
         });
@@ -241,7 +234,7 @@ mod tests {
         let ev = Event::Client(ClientEvent {
             stamp: at(&clock, 5_100),
             source: String::new(),
-            kind: "error".into(),
+            kind: crate::events::ClientEventKind::Error,
             server: Some("127.0.0.1:24881".into()),
             detail,
         });

@@ -18,7 +18,7 @@ use crate::clock::Clock;
 use crate::connect::Factory;
 use crate::duration::human;
 use crate::error::{AppError, AppResult};
-use crate::events::{ClientEvent, Event};
+use crate::events::{ClientEvent, ClientEventKind, Event};
 use crate::probe::exec::{same_or_newer, ProbeResult};
 use crate::probe::{ErrorClass, Op, ProbeOutcome};
 use crate::topology::{self, key_slot, Endpoint, SlotRange, Topology};
@@ -218,12 +218,12 @@ impl Inner {
         self.clock.stamp_at(at).offset_ms
     }
 
-    fn emit(&self, kind: &str, server: Option<&Endpoint>, detail: String) {
+    fn emit(&self, kind: ClientEventKind, server: Option<&Endpoint>, detail: String) {
         if let Some(tx) = &self.events {
             let _ = tx.send(Event::Client(ClientEvent {
                 stamp: self.clock.now(),
                 source: self.source.clone(),
-                kind: kind.to_string(),
+                kind,
                 server: server.map(Endpoint::to_string),
                 detail,
             }));
@@ -373,7 +373,7 @@ impl Inner {
         };
         if let Some(d) = stuck_for {
             self.emit(
-                "stuck",
+                ClientEventKind::Stuck,
                 Some(ep),
                 format!(
                     "moved-only keeps retrying {ep}: failing for {}, and this style refreshes its map only on MOVED",
@@ -410,7 +410,7 @@ impl Inner {
                 lock(&r.failing).get_mut(&ep).is_some_and(|f| !std::mem::replace(&mut f.stuck_reported, true));
             if first_report {
                 self.emit(
-                    "stuck",
+                    ClientEventKind::Stuck,
                     Some(&ep),
                     format!(
                         "reconnect-refresh keeps retrying {ep}: failing for {}, and the refreshed map still names it",
@@ -446,7 +446,7 @@ impl Inner {
         match read {
             Some((map, from)) => self.install(map, &cause, &from),
             None => self.emit(
-                "topology_resync_failed",
+                ClientEventKind::TopologyResyncFailed,
                 None,
                 format!(
                     "{}: none of {} node(s) returned a slot map",
@@ -474,7 +474,7 @@ impl Inner {
         // direct refreshes on every failure: only a map that changed is news.
         if changed || self.style != ClientStyle::Direct {
             self.emit(
-                "topology_resync",
+                ClientEventKind::TopologyResync,
                 Some(from),
                 format!("{} (map read from {from}, {shards} shard(s))", cause.describe()),
             );
