@@ -37,16 +37,16 @@ async fn main() -> anyhow::Result<()> {
         read_only: false,
         prefix: "rfp:example:".into(),
         run_id: connect::run_id(),
-        topology_interval: Duration::from_secs(1),
     };
-    let (targets, topology) = engine::plan(&conn, &parsed.endpoint, 1, &cfg).await;
+    let (targets, _topology) = engine::plan(&conn, &parsed.endpoint, 1, &cfg).await;
     let clock = Clock::start();
     let collector = Collector::new(clock, duration, 40, None);
     let source = Source {
         prober: std::sync::Arc::new(engine::FredProber(conn.clone())),
         conn: Some(conn.clone()),
         targets,
-        topology,
+        // No topology watcher in this example: the targets planned at the start are probed throughout.
+        feed: None,
         cfg,
     };
     let outcome =

@@ -202,16 +202,28 @@ fn notice(clock: &Clock, kind: &str, detail: String) -> Event {
     Event::Notice(NoticeEvent { stamp: clock.now(), kind: kind.to_string(), detail, data: None })
 }
 
+/// What to watch and for how long.
+pub struct WatchPlan {
+    /// The connection mode of the target.
+    pub mode: Mode,
+    /// Time between polls.
+    pub interval: Duration,
+    /// How long to watch.
+    pub duration: Duration,
+    /// Where every topology read is published (oss-cluster), for the probe engines to re-plan from: one
+    /// topology source per run.
+    pub publish: Option<watch::Sender<Option<Topology>>>,
+}
+
 /// Polls until `stop` turns true or `duration` has passed; events go to `tx`.
 pub async fn run(
     factory: Arc<Factory>,
-    mode: Mode,
-    interval: Duration,
-    duration: Duration,
+    plan: WatchPlan,
     clock: Clock,
     tx: UnboundedSender<Event>,
     mut stop: watch::Receiver<bool>,
 ) -> WatchResult {
+    let WatchPlan { mode, interval, duration, publish } = plan;
     let timeout = factory.target().timeout;
     let seeds = factory.target().seeds.clone();
     let mut nodes = Nodes { factory, clients: BTreeMap::new() };
@@ -346,6 +358,9 @@ pub async fn run(
             reachable.retain(|ep, up| *up || advertised.contains(ep) || seeds.contains(ep));
         }
         let Some(current) = current else { continue };
+        if let Some(p) = &publish {
+            p.send_replace(Some(current.clone()));
+        }
         let _ = tx.send(Event::Snapshot(snapshot_lines(&current, &unreachable)));
         let d = diagnoser.get_or_insert_with(|| Diagnoser::new(current.clone()));
         for diagnosis in d.observe(&current, &unreachable) {

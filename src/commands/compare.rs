@@ -272,18 +272,19 @@ pub async fn run(c: &Ctx, args: &CompareArgs) -> AppResult<ExitCode> {
             }
         }
     }
-    let watch_factory =
-        prepared.iter().find(|p| p.factory.target().mode == Mode::OssCluster).map(|p| p.factory.clone());
-    let watcher = watch_factory.map(|f| {
-        tokio::spawn(crate::watch::run(
-            f,
-            Mode::OssCluster,
-            probe.topology_interval,
-            probe.duration,
-            clock,
-            tx.clone(),
-            session.stopped(),
-        ))
+    // One topology watcher for the run: the first oss-cluster target's cluster. Sources probing that same cluster
+    // (same seeds) re-plan from its reads; a source on another cluster keeps its initial targets.
+    let watched = prepared.iter().find(|p| p.factory.target().mode == Mode::OssCluster);
+    let (publish, feed) = tokio::sync::watch::channel(watched.and_then(|p| p.topology.clone()));
+    let watched_seeds = watched.map(|p| p.factory.target().seeds.clone());
+    let watcher = watched.map(|p| {
+        let plan = crate::watch::WatchPlan {
+            mode: Mode::OssCluster,
+            interval: probe.topology_interval,
+            duration: probe.duration,
+            publish: Some(publish),
+        };
+        tokio::spawn(crate::watch::run(p.factory.clone(), plan, clock, tx.clone(), session.stopped()))
     });
     let sources: Vec<Source> = prepared
         .iter()
@@ -291,7 +292,9 @@ pub async fn run(c: &Ctx, args: &CompareArgs) -> AppResult<ExitCode> {
             prober: p.prober.clone(),
             conn: p.conn.clone(),
             targets: p.targets.clone(),
-            topology: p.topology.clone(),
+            feed: (p.factory.target().mode == Mode::OssCluster
+                && watched_seeds.as_ref() == Some(&p.factory.target().seeds))
+            .then(|| feed.clone()),
             cfg: p.cfg.clone(),
         })
         .collect();

@@ -176,16 +176,16 @@ pub async fn run(c: &Ctx, args: &FailoverRecoveryArgs) -> AppResult<ExitCode> {
         Probing::Fred(conn) => engine::plan(conn, &target.seeds[0], args.keys as usize, &cfg).await,
     };
     let keys: Vec<String> = targets.iter().map(|t| t.key.clone()).collect();
+    let (publish, feed) = tokio::sync::watch::channel(topology);
+    let feed = (mode == Mode::OssCluster).then_some(feed);
     let watcher = (mode == Mode::OssCluster).then(|| {
-        tokio::spawn(crate::watch::run(
-            Arc::clone(&factory),
+        let plan = crate::watch::WatchPlan {
             mode,
-            probe.topology_interval,
-            probe.duration,
-            clock,
-            tx.clone(),
-            session.stopped(),
-        ))
+            interval: probe.topology_interval,
+            duration: probe.duration,
+            publish: Some(publish),
+        };
+        tokio::spawn(crate::watch::run(Arc::clone(&factory), plan, clock, tx.clone(), session.stopped()))
     });
     let listeners = if lab.is_none() {
         let ctx = Ctx { settings: c.settings.clone(), raw_target: c.raw_target.clone(), factory: Arc::clone(&factory) };
@@ -199,7 +199,7 @@ pub async fn run(c: &Ctx, args: &FailoverRecoveryArgs) -> AppResult<ExitCode> {
         Probing::Routed(emu) => (Arc::new(emu.clone()), None),
         Probing::Fred(conn) => (Arc::new(engine::FredProber(conn.clone())), Some(conn.clone())),
     };
-    let source = Source { prober, conn, targets, topology, cfg };
+    let source = Source { prober, conn, targets, feed, cfg };
     let injection = async {
         match (lab, args.lab.lab) {
             (Some(lab), Some(kind)) => {

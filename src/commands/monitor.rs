@@ -177,15 +177,8 @@ pub async fn run(c: &Ctx, args: &MonitorArgs) -> AppResult<ExitCode> {
     let tx = session.sender();
     let forwarders = crate::probe::engine::spawn_client_forwarders(&conn, "", clock, tx.clone());
     let listeners = start_listeners(c, clock, &tx, !args.no_azure_events, args.maint_notifications).await;
-    let watcher = tokio::spawn(watch::run(
-        Arc::clone(&c.factory),
-        conn.mode,
-        args.interval,
-        args.duration,
-        clock,
-        tx.clone(),
-        session.stopped(),
-    ));
+    let plan = watch::WatchPlan { mode: conn.mode, interval: args.interval, duration: args.duration, publish: None };
+    let watcher = tokio::spawn(watch::run(Arc::clone(&c.factory), plan, clock, tx.clone(), session.stopped()));
     drop(tx);
     let collector = Collector::new(clock, args.duration, crate::probe::plan::STRIP_WIDTH, log);
     let view = crate::render::choose(c.settings.output, args.duration, "monitor");

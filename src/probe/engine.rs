@@ -15,7 +15,7 @@ use crate::connect::Connection;
 use crate::events::{ClientEvent, ClientEventKind, Event, ProbeEvent};
 use crate::inspect;
 use crate::mode::Mode;
-use crate::topology::{self, Topology};
+use crate::topology::Topology;
 
 /// How the engine probes.
 #[derive(Debug, Clone)]
@@ -36,8 +36,6 @@ pub struct EngineConfig {
     pub prefix: String,
     /// This run's id (part of every key).
     pub run_id: String,
-    /// How often the topology watcher polls (oss-cluster).
-    pub topology_interval: Duration,
 }
 
 /// What the scheduler itself measured.
@@ -130,15 +128,16 @@ impl Prober for super::styles::EmulatedCluster {
     }
 }
 
-/// Runs the engine until the duration has passed or `stop` turns true. Probe, client and topology events go to
-/// `tx`; the client's events and the topology watcher come from `watch` (fred's connection) when given.
-/// Returns the scheduler's own figures.
+/// Runs the engine until the duration has passed or `stop` turns true. Probe and client events go to `tx`; the
+/// client's own events come from `watch_conn` (fred's connection) when given. The engine reads no topology
+/// itself: it re-plans its targets from the run's one topology watcher (`crate::watch`), whose reads arrive on
+/// `feed`. Returns the scheduler's own figures.
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
     prober: Arc<dyn Prober>,
     watch_conn: Option<Connection>,
     initial: Vec<ProbeTarget>,
-    topology: Option<Topology>,
+    feed: Option<watch::Receiver<Option<Topology>>>,
     cfg: EngineConfig,
     clock: Clock,
     tx: UnboundedSender<Event>,
@@ -149,10 +148,7 @@ pub async fn run(
         Some(conn) => spawn_client_forwarders(conn, &cfg.source, clock, tx.clone()),
         None => Vec::new(),
     };
-    let watcher = watch_conn
-        .as_ref()
-        .filter(|c| c.mode == Mode::OssCluster)
-        .map(|conn| tokio::spawn(watch_topology(conn.client.clone(), topology, cfg.clone(), targets_tx, stop.clone())));
+    let watcher = feed.map(|feed| tokio::spawn(replan_from(feed, cfg.clone(), targets_tx)));
 
     let cfg = Arc::new(cfg);
     let mut stats = ScheduleStats::default();
@@ -321,27 +317,77 @@ fn forward<T: Clone + Send + 'static>(
     })
 }
 
-async fn watch_topology(
-    client: Client,
-    mut last: Option<Topology>,
+/// Re-plans the targets from every topology the watcher publishes, including one published before this task
+/// first ran (the watch channel keeps only the newest value, so none is taken as already seen).
+async fn replan_from(
+    mut feed: watch::Receiver<Option<Topology>>,
     cfg: EngineConfig,
     targets_tx: watch::Sender<Vec<ProbeTarget>>,
-    stop: watch::Receiver<bool>,
 ) {
-    let mut ticker = tokio::time::interval(cfg.topology_interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticker.tick().await;
-        if *stop.borrow() {
-            break;
+    feed.mark_changed();
+    while feed.changed().await.is_ok() {
+        let Some(topo) = feed.borrow_and_update().clone() else { continue };
+        let current = targets_tx.borrow().clone();
+        let next = targets::replan(&current, &topo, &cfg.prefix, &cfg.run_id);
+        if next != current {
+            let _ = targets_tx.send(next);
         }
-        let read = tokio::time::timeout(cfg.timeout * 3, inspect::read_topology(&client)).await;
-        let Ok(Ok((topo, _))) = read else { continue };
-        // Changes themselves are reported by the topology watcher (crate::watch); here they only re-plan.
-        if last.as_ref().is_some_and(|prev| !topology::diff(prev, &topo).is_empty()) {
-            let current = targets_tx.borrow().clone();
-            let _ = targets_tx.send(targets::replan(&current, &topo, &cfg.prefix, &cfg.run_id));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topology::nodes::parse_cluster_nodes;
+
+    fn topo(lines: &[&str]) -> Topology {
+        Topology::from_nodes(parse_cluster_nodes(&lines.join("\n")).unwrap(), None)
+    }
+
+    fn cfg() -> EngineConfig {
+        EngineConfig {
+            source: String::new(),
+            interval: Duration::from_millis(100),
+            duration: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+            ttl: Duration::from_secs(10),
+            read_only: false,
+            prefix: "rfp:".into(),
+            run_id: "t".into(),
         }
-        last = Some(topo);
+    }
+
+    #[tokio::test]
+    async fn targets_follow_the_watchers_topology_and_nothing_else() {
+        let two = topo(&[
+            "a 127.0.0.1:7000@7100 master - 0 0 1 connected 0-8191",
+            "b 127.0.0.1:7001@7101 master - 0 0 2 connected 8192-16383",
+        ]);
+        // A third primary takes slots from the second: a new shard to probe, the old targets keep their keys.
+        let three = topo(&[
+            "a 127.0.0.1:7000@7100 master - 0 0 1 connected 0-8191",
+            "b 127.0.0.1:7001@7101 master - 0 0 2 connected 8192-12287",
+            "c 127.0.0.1:7002@7102 master - 0 0 3 connected 12288-16383",
+        ]);
+        let initial = targets::for_cluster(&two, "rfp:", "t");
+        let (targets_tx, mut targets_rx) = watch::channel(initial.clone());
+        let (publish, feed) = watch::channel(Some(two.clone()));
+        let task = tokio::spawn(replan_from(feed, cfg(), targets_tx));
+        // The same topology again is no change; a read that failed (None) changes nothing either.
+        publish.send_replace(Some(two));
+        tokio::task::yield_now().await;
+        publish.send_replace(None);
+        tokio::task::yield_now().await;
+        assert!(!targets_rx.has_changed().unwrap());
+        publish.send_replace(Some(three));
+        tokio::time::timeout(Duration::from_secs(5), targets_rx.changed()).await.unwrap().unwrap();
+        let now = targets_rx.borrow().clone();
+        assert_eq!(now.len(), 3, "{now:?}");
+        assert_eq!(
+            now[..2].iter().map(|t| &t.key).collect::<Vec<_>>(),
+            initial.iter().map(|t| &t.key).collect::<Vec<_>>()
+        );
+        drop(publish);
+        tokio::time::timeout(Duration::from_secs(5), task).await.unwrap().unwrap();
     }
 }

@@ -37,8 +37,8 @@ pub struct Source {
     pub conn: Option<Connection>,
     /// Initial targets.
     pub targets: Vec<ProbeTarget>,
-    /// Topology at the start (oss-cluster).
-    pub topology: Option<Topology>,
+    /// The run's topology watcher's reads, to re-plan from (oss-cluster; `None` keeps the initial targets).
+    pub feed: Option<watch::Receiver<Option<Topology>>>,
     /// Engine configuration (its `source` names the group).
     pub cfg: EngineConfig,
 }
@@ -122,7 +122,7 @@ impl Session {
                 s.prober,
                 s.conn,
                 s.targets,
-                s.topology,
+                s.feed,
                 s.cfg,
                 clock,
                 tx.clone(),
