@@ -293,6 +293,7 @@ async fn a_silent_peer_times_out_the_handshake() {
     let started = Instant::now();
     let err = listen_maint_notices(&t, &ep, Clock::start(), tx).await.unwrap_err();
     assert!(matches!(err, MaintError::Timeout { step: "HELLO 3", .. }), "{err}");
+    assert!(err.to_string().ends_with("no answer to HELLO 3 within 300ms"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(3));
     hold.abort();
 }

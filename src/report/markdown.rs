@@ -4,7 +4,8 @@
 use std::fmt::Write as _;
 
 use super::parts::{
-    against_truth, lab_steps, ms_per_char, offset, shard_line, summary_row, target_label, verdict_line, SUMMARY_HEADER,
+    ground_truth, lab_steps, ms_per_char, offset, overall_line, run_verdict_line, shard_line, summary_row,
+    target_label, SUMMARY_HEADER,
 };
 use super::{LabSummary, RunSummary};
 use crate::probe::{fmt_ms, Verdict};
@@ -85,7 +86,7 @@ fn verdict(out: &mut String, s: &RunSummary) {
     out.push_str("## Verdict\n\n");
     match &s.verdict {
         Verdict::Passed => {
-            let _ = writeln!(out, "**{}**", verdict_line(&s.verdict));
+            let _ = writeln!(out, "**{}**", run_verdict_line(s));
         }
         Verdict::Failed { reasons } => {
             out.push_str("**FAILED**\n\n");
@@ -122,21 +123,7 @@ fn summary(out: &mut String, s: &RunSummary) {
     for r in &s.targets {
         table_row(out, &summary_row(r));
     }
-    let o = &s.overall;
-    let _ = write!(
-        out,
-        "\nOverall: {} probes, {} failed; {} period{} with at least one target down, longest {}, {} in total",
-        o.probes,
-        o.failures,
-        o.outages,
-        if o.outages == 1 { "" } else { "s" },
-        fmt_ms(o.longest_outage_ms),
-        fmt_ms(o.total_unavailable_ms)
-    );
-    if let Some(first) = o.first_failure_ms {
-        let _ = write!(out, "; first failure at {}", offset(first));
-    }
-    out.push_str(".\n");
+    let _ = writeln!(out, "\n{}", overall_line(s));
     if !s.client_events.is_empty() {
         let parts: Vec<String> = s.client_events.iter().map(|(k, n)| format!("{k} {n}")).collect();
         let _ = writeln!(out, "\nClient events: {}.", parts.join(", "));
@@ -215,17 +202,7 @@ fn lab_truth(out: &mut String, lab: &LabSummary) {
         }
         _ => {}
     }
-    let shown = |v: Option<u64>| v.map_or_else(|| "unknown".into(), |ms| format!("{ms}ms"));
-    let _ = write!(
-        out,
-        "- Ground truth: writes stopped for {}; probes measured {}",
-        shown(lab.ground_truth_ms),
-        shown(lab.measured_ms)
-    );
-    if let (Some(g), Some(m)) = (lab.ground_truth_ms, lab.measured_ms) {
-        let _ = write!(out, " ({})", against_truth(g, m));
-    }
-    out.push('\n');
+    let _ = writeln!(out, "- Ground truth: {}", ground_truth(lab));
     if !lab.shards.is_empty() {
         out.push_str("- Per shard:\n");
         for c in &lab.shards {
@@ -336,7 +313,7 @@ mod tests {
             "- Injected at: `+8.0s`",
             "- Shard: slots 5461-10922",
             "- Writes stopped at `+8.050s`, resumed at `+12.400s`",
-            "- Ground truth: writes stopped for 4350ms; probes measured 4300ms (50ms less than the truth)",
+            "- Ground truth: writes stopped for 4350ms, probes measured 4300ms (50ms less than the truth)",
             "  - slots 5461-10922 (acted on): writes stopped for 4350ms, probes measured 4300ms (50ms less than the truth)",
             "  - slots 0-5460: writes stopped for 1020ms, probes measured 1100ms (80ms more than the truth)",
             "| +8.0s | inject | SIGKILL primary 127.0.0.1:7001 |",

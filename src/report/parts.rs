@@ -1,12 +1,13 @@
 //! Pieces every human-facing writer (table, Markdown, SVG, HTML) shares, so that the same run reads the same
-//! in each: target names, the summary row of a target, offsets, the time per timeline character and the lab's
-//! steps.
+//! in each: target names, the summary row of a target, the overall line, offsets, the time per timeline
+//! character, the verdict, the lab's ground truth and steps, and how an emulated client recovered.
 
 use serde::Deserialize;
 
 use super::{LabSummary, RunSummary, ShardComparison};
 use crate::clock::Stamp;
 use crate::probe::collect::TargetReport;
+use crate::probe::styles::RecoveryHow;
 use crate::probe::{fmt_ms, Verdict};
 
 /// Column names of the per-target summary, in the order of [`summary_row`].
@@ -43,6 +44,26 @@ pub fn summary_row(r: &TargetReport) -> [String; 9] {
     ]
 }
 
+/// Across all targets in one sentence: `Overall: 900 probes, 44 failed; 2 periods with at least one target down,
+/// longest 4.3s, 4.4s in total; first failure at +8.2s.`
+pub fn overall_line(s: &RunSummary) -> String {
+    let o = &s.overall;
+    let mut l = format!(
+        "Overall: {} probes, {} failed; {} period{} with at least one target down, longest {}, {} in total",
+        o.probes,
+        o.failures,
+        o.outages,
+        if o.outages == 1 { "" } else { "s" },
+        fmt_ms(o.longest_outage_ms),
+        fmt_ms(o.total_unavailable_ms)
+    );
+    if let Some(first) = o.first_failure_ms {
+        l.push_str(&format!("; first failure at {}", offset(first)));
+    }
+    l.push('.');
+    l
+}
+
 /// How much of the planned run one character of a timeline strip stands for (ms).
 pub fn ms_per_char(s: &RunSummary) -> u64 {
     let chars = s.targets.first().map(|r| r.timeline.chars().count().max(1) as u64).unwrap_or(1);
@@ -67,6 +88,16 @@ pub fn verdict_line(v: &Verdict) -> String {
     }
 }
 
+/// The run's verdict in one line, as [`verdict_line`] words it, except that a compare run whose sources all
+/// did what was expected of them passes as `PASSED: every target as expected`: some may have been expected
+/// to fail, so "every target recovered" would not be true.
+pub fn run_verdict_line(s: &RunSummary) -> String {
+    match &s.verdict {
+        Verdict::Passed if !s.per_source.is_empty() => "PASSED: every target as expected".into(),
+        v => verdict_line(v),
+    }
+}
+
 /// How a measurement compares with the truth: `50ms less than the truth`, `the same`. Exact milliseconds: rounded,
 /// 4350 and 4300 would both read 4.3s or differ by a rounding step.
 pub fn against_truth(truth_ms: u64, measured_ms: u64) -> String {
@@ -77,19 +108,27 @@ pub fn against_truth(truth_ms: u64, measured_ms: u64) -> String {
     }
 }
 
+/// The affected shard's ground truth next to what the probes measured on it: `writes stopped for 4350ms, probes
+/// measured 4300ms (50ms less than the truth)`; `unknown, ...` when the lab recorded none.
+pub fn ground_truth(lab: &LabSummary) -> String {
+    let truth = lab.ground_truth_ms.map_or_else(|| "unknown".to_string(), |g| format!("writes stopped for {g}ms"));
+    let measured = match (lab.ground_truth_ms, lab.measured_ms) {
+        (Some(g), Some(m)) => format!("probes measured {m}ms ({})", against_truth(g, m)),
+        (None, Some(m)) => format!("probes measured {m}ms"),
+        (_, None) => "probes measured nothing".into(),
+    };
+    format!("{truth}, {measured}")
+}
+
 /// The lab's scenario and the affected shard's ground truth in one line (the table and the SVG key).
 pub fn lab_line(lab: &LabSummary) -> String {
     let mut l = format!("lab: {} injected at {}", lab.scenario, offset(lab.injected_at_ms));
     if let Some(shard) = &lab.shard {
         l.push_str(&format!(" on {shard}"));
     }
-    match (lab.ground_truth_ms, lab.measured_ms) {
-        (Some(g), Some(m)) => l.push_str(&format!(
-            "; ground truth: writes stopped for {g}ms, probes measured {m}ms ({})",
-            against_truth(g, m)
-        )),
-        (Some(g), None) => l.push_str(&format!("; ground truth: writes stopped for {g}ms, probes measured nothing")),
-        _ => {}
+    // Without ground truth the line says only what was done; the probes' figures are in the summary.
+    if lab.ground_truth_ms.is_some() {
+        l.push_str(&format!("; ground truth: {}", ground_truth(lab)));
     }
     if let Some(e) = &lab.error {
         l.push_str(&format!("; scenario FAILED: {e}"));
@@ -109,6 +148,36 @@ pub fn shard_line(c: &ShardComparison) -> String {
         None => "no probe target on this shard".into(),
     };
     format!("{}{acted}: {truth}, {measured}", c.shard)
+}
+
+/// The lab line, then one indented line per shard (the table and the SVG key).
+pub fn lab_block(lab: &LabSummary) -> Vec<String> {
+    std::iter::once(lab_line(lab)).chain(lab.shards.iter().map(|c| format!("  {}", shard_line(c)))).collect()
+}
+
+/// How an emulated client's shard recovered, in words.
+pub fn recovery_text(how: &RecoveryHow) -> String {
+    use RecoveryHow as H;
+    match how {
+        H::NeverFailed => "never failed".into(),
+        H::RefreshedOnMoved { from, at_ms } => {
+            format!("refreshed its slot map on MOVED from {from} at {}", offset(*at_ms))
+        }
+        H::RefreshedAfterReconnectFailures { endpoint, after_ms, at_ms } => {
+            format!("refreshed its slot map after {endpoint} failed for {}, at {}", fmt_ms(*after_ms), offset(*at_ms))
+        }
+        H::RefreshedOnFailure { endpoint, class, at_ms } => {
+            format!("refreshed its slot map after {class} from {endpoint}, at {}", offset(*at_ms))
+        }
+        H::RecoveredInPlace { endpoint, at_ms } => format!("{endpoint} answered again at {}", offset(*at_ms)),
+        H::Rerouted { from, to, at_ms } => format!("re-routed from {from} to {to} at {}", offset(*at_ms)),
+        H::StuckRetrying { endpoint, since_ms } => {
+            format!("STUCK retrying the dead endpoint {endpoint} since {}", offset(*since_ms))
+        }
+        H::Failing { endpoint, class, since_ms } => {
+            format!("still failing ({class}) on {endpoint} since {}", offset(*since_ms))
+        }
+    }
 }
 
 /// One step of a lab scenario, as the lab reported it.
@@ -206,6 +275,18 @@ mod tests {
         l.measured_ms = None;
         l.error = Some("boom".into());
         assert!(lab_line(&l).ends_with("probes measured nothing; scenario FAILED: boom"), "{}", lab_line(&l));
+        l.ground_truth_ms = None;
+        l.measured_ms = Some(900);
+        assert_eq!(ground_truth(&l), "unknown, probes measured 900ms");
+        assert_eq!(lab_line(&l), "lab: kill-primary injected at +1.0s on slots 0-5460; scenario FAILED: boom");
+        l.shards = vec![ShardComparison {
+            shard: "slots 0-5460".into(),
+            affected: true,
+            ground_truth_ms: 0,
+            measured_ms: None,
+            difference_ms: None,
+        }];
+        assert_eq!(lab_block(&l), [lab_line(&l), format!("  {}", shard_line(&l.shards[0]))]);
         let c = ShardComparison {
             shard: "slots 5461-10922".into(),
             affected: false,
@@ -231,5 +312,43 @@ mod tests {
         assert_eq!(verdict_line(&Verdict::Passed), "PASSED: every target recovered");
         let v = Verdict::Failed { reasons: vec!["a".into(), "b".into(), "c".into()] };
         assert_eq!(verdict_line(&v), "FAILED: a (and 2 more)");
+        let mut s = crate::report::testdata::sample();
+        assert_eq!(run_verdict_line(&s), verdict_line(&s.verdict));
+        s.verdict = Verdict::Passed;
+        assert_eq!(run_verdict_line(&s), "PASSED: every target recovered");
+        s.per_source = vec![crate::report::SourceVerdict {
+            source: "emulated".into(),
+            verdict: Verdict::Failed { reasons: vec!["x".into()] },
+            expected: "fail".into(),
+            as_expected: true,
+        }];
+        assert_eq!(run_verdict_line(&s), "PASSED: every target as expected");
+    }
+
+    #[test]
+    fn the_overall_line() {
+        let mut s = crate::report::testdata::sample();
+        assert_eq!(
+            overall_line(&s),
+            "Overall: 900 probes, 44 failed; 2 periods with at least one target down, longest 4.3s, 4.4s in total; \
+             first failure at +8.2s."
+        );
+        s.overall.outages = 1;
+        s.overall.first_failure_ms = None;
+        assert!(overall_line(&s).ends_with("; 1 period with at least one target down, longest 4.3s, 4.4s in total."));
+    }
+
+    #[test]
+    fn recovery_in_words() {
+        let ep = || crate::topology::Endpoint::new("127.0.0.1", 7001);
+        assert_eq!(recovery_text(&RecoveryHow::NeverFailed), "never failed");
+        assert_eq!(
+            recovery_text(&RecoveryHow::RefreshedOnMoved { from: ep(), at_ms: 12_100 }),
+            "refreshed its slot map on MOVED from 127.0.0.1:7001 at +12.1s"
+        );
+        assert_eq!(
+            recovery_text(&RecoveryHow::StuckRetrying { endpoint: ep(), since_ms: 8_000 }),
+            "STUCK retrying the dead endpoint 127.0.0.1:7001 since +8.0s"
+        );
     }
 }

@@ -1,6 +1,9 @@
 //! The summary as tables and timeline strips, for people.
 
-use super::parts::{lab_line, ms_per_char, offset, shard_line, summary_row, target_label, SUMMARY_HEADER};
+use super::parts::{
+    lab_block, ms_per_char, offset, recovery_text, run_verdict_line, summary_row, target_label, verdict_line,
+    SUMMARY_HEADER,
+};
 use super::RunSummary;
 use crate::output;
 use crate::probe::{fmt_ms, Verdict};
@@ -35,7 +38,10 @@ pub fn render_table(s: &RunSummary) -> String {
         out.push_str(&format!("{}: {}\n", n.kind, n.detail));
     }
     for lab in s.lab.iter().chain(&s.extra_labs) {
-        out.push_str(&lab_lines(lab));
+        out.push('\n');
+        for line in lab_block(lab) {
+            out.push_str(&format!("{line}\n"));
+        }
     }
     for r in &s.recovery {
         out.push_str(&format!(
@@ -52,7 +58,7 @@ pub fn render_table(s: &RunSummary) -> String {
             out.push_str(&format!(
                 "  {:<20} {:<60} expected to {}{}\n",
                 v.source,
-                super::parts::verdict_line(&v.verdict),
+                verdict_line(&v.verdict),
                 v.expected,
                 if v.as_expected { "" } else { "  <- NOT AS EXPECTED" }
             ));
@@ -62,8 +68,7 @@ pub fn render_table(s: &RunSummary) -> String {
         out.push_str(&format!("\nINTERRUPTED after {}: partial results\n", fmt_ms(s.elapsed_ms)));
     }
     match &s.verdict {
-        Verdict::Passed if !s.per_source.is_empty() => out.push_str("\nverdict: PASSED: every target as expected\n"),
-        Verdict::Passed => out.push_str("\nverdict: PASSED: every target recovered\n"),
+        Verdict::Passed => out.push_str(&format!("\nverdict: {}\n", run_verdict_line(s))),
         Verdict::Failed { reasons } => {
             out.push_str("\nverdict: FAILED\n");
             for r in reasons {
@@ -72,40 +77,6 @@ pub fn render_table(s: &RunSummary) -> String {
         }
     }
     out
-}
-
-/// The lab line, then one line per shard.
-fn lab_lines(lab: &super::LabSummary) -> String {
-    let mut out = format!("\n{}\n", lab_line(lab));
-    for c in &lab.shards {
-        out.push_str(&format!("  {}\n", shard_line(c)));
-    }
-    out
-}
-
-/// How an emulated client's shard recovered, in words.
-fn recovery_text(how: &crate::probe::styles::RecoveryHow) -> String {
-    use crate::probe::styles::RecoveryHow as H;
-    match how {
-        H::NeverFailed => "never failed".into(),
-        H::RefreshedOnMoved { from, at_ms } => {
-            format!("refreshed its slot map on MOVED from {from} at {}", offset(*at_ms))
-        }
-        H::RefreshedAfterReconnectFailures { endpoint, after_ms, at_ms } => {
-            format!("refreshed its slot map after {endpoint} failed for {}, at {}", fmt_ms(*after_ms), offset(*at_ms))
-        }
-        H::RefreshedOnFailure { endpoint, class, at_ms } => {
-            format!("refreshed its slot map after {class} from {endpoint}, at {}", offset(*at_ms))
-        }
-        H::RecoveredInPlace { endpoint, at_ms } => format!("{endpoint} answered again at {}", offset(*at_ms)),
-        H::Rerouted { from, to, at_ms } => format!("re-routed from {from} to {to} at {}", offset(*at_ms)),
-        H::StuckRetrying { endpoint, since_ms } => {
-            format!("STUCK retrying the dead endpoint {endpoint} since {}", offset(*since_ms))
-        }
-        H::Failing { endpoint, class, since_ms } => {
-            format!("still failing ({class}) on {endpoint} since {}", offset(*since_ms))
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,38 +1,13 @@
-//! Smart-client-handoff maintenance notices: after `HELLO 3` and `CLIENT MAINT_NOTIFICATIONS ON`, a server
-//! pushes `MOVING`, `MIGRATING`, `MIGRATED`, `FAILING_OVER`, `FAILED_OVER` and, on clusters, `SMIGRATING` and
-//! `SMIGRATED` frames ahead of the maintenance it is about to do. This module parses those frames into
-//! [`MaintNotice`] and runs a listener that puts each on the run's timeline as a `maint_notification` notice.
-//!
-//! The listener owns a dedicated plain TCP connection rather than a fred client, because fred hands push frames
-//! it does not know to whichever command is waiting next. It speaks plaintext only: for a TLS target it says so
-//! and does not start. Arguments after the ones each notice defines (newer servers add shard ids) are ignored.
+//! Parsing the maintenance push frames: a RESP3 push such as `MOVING 1 15 10.0.0.2:6379` becomes a
+//! [`MaintNotice`], or a [`MaintParseError`] that says which argument was missing or malformed. Arguments after
+//! the ones each notice defines (newer servers add shard ids) are ignored.
 
 use std::fmt;
-use std::time::Duration;
 
-use redis_protocol::resp3::decode::complete::decode;
-use redis_protocol::resp3::encode::complete::encode;
 use redis_protocol::resp3::types::{OwnedFrame, Resp3Frame};
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::sync::mpsc::UnboundedSender;
-use tokio::task::JoinHandle;
 
-use crate::clock::Clock;
-use crate::connect::CLIENT_NAME;
-use crate::events::{Event, NoticeEvent};
-use crate::settings::Target;
 use crate::topology::{merge, Endpoint, SlotRange, MAX_SLOT};
-
-/// The `kind` of the notices this module sends.
-pub const NOTICE_KIND: &str = "maint_notification";
-
-/// The address form asked for in `MOVING` notices.
-pub const MOVING_ENDPOINT_TYPE: &str = "internal-ip";
-
-// Far above any real notice; only a broken or hostile peer sends more without completing a frame.
-const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
 
 /// Slots that now live at one endpoint, from `SMIGRATED`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -304,278 +279,28 @@ impl fmt::Display for MaintNotice {
     }
 }
 
-/// Why the listener did not start.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum MaintError {
-    /// The target uses TLS, which the listener does not speak.
-    #[error("maintenance notices from {endpoint}: the listener speaks plaintext only and this target uses TLS; not listening")]
-    TlsUnsupported {
-        /// The endpoint.
-        endpoint: Endpoint,
-    },
-    /// The TCP connection failed.
-    #[error("maintenance notices from {endpoint}: cannot connect: {reason}")]
-    Connect {
-        /// The endpoint.
-        endpoint: Endpoint,
-        /// What went wrong.
-        reason: String,
-    },
-    /// A step of the handshake took longer than the target's timeout.
-    #[error("maintenance notices from {endpoint}: no answer to {step} within {after:?}")]
-    Timeout {
-        /// The endpoint.
-        endpoint: Endpoint,
-        /// The step.
-        step: &'static str,
-        /// The timeout.
-        after: Duration,
-    },
-    /// `HELLO 3` (with its `AUTH`) was refused.
-    #[error("maintenance notices from {endpoint}: HELLO 3 refused: {message}")]
-    Hello {
-        /// The endpoint.
-        endpoint: Endpoint,
-        /// The server's error.
-        message: String,
-    },
-    /// The server does not offer maintenance notices (Redis before 8 answers `unknown subcommand`).
-    #[error("{endpoint} does not send maintenance notices ({message}); carrying on without them")]
-    Refused {
-        /// The endpoint.
-        endpoint: Endpoint,
-        /// The server's error.
-        message: String,
-    },
-    /// The server sent something that is not RESP3, or closed the connection mid-handshake.
-    #[error("maintenance notices from {endpoint}: {reason}")]
-    Protocol {
-        /// The endpoint.
-        endpoint: Endpoint,
-        /// What went wrong.
-        reason: String,
-    },
-}
-
-/// A failed read on the listener connection.
-#[derive(Debug)]
-enum ReadError {
-    Closed,
-    Timeout,
-    Io(std::io::Error),
-    Protocol(String),
-}
-
-impl fmt::Display for ReadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ReadError::Closed => f.write_str("the server closed the connection"),
-            ReadError::Timeout => f.write_str("a frame stopped arriving half-way"),
-            ReadError::Io(e) => write!(f, "{e}"),
-            ReadError::Protocol(e) => write!(f, "unreadable RESP3: {e}"),
-        }
-    }
-}
-
-struct Conn {
-    stream: TcpStream,
-    buf: Vec<u8>,
-    timeout: Duration,
-}
-
-impl Conn {
-    async fn send(&mut self, parts: &[&str]) -> std::io::Result<()> {
-        let frame = OwnedFrame::Array {
-            data: parts
-                .iter()
-                .map(|p| OwnedFrame::BlobString { data: p.as_bytes().to_vec(), attributes: None })
-                .collect(),
-            attributes: None,
-        };
-        let mut out = vec![0u8; frame.encode_len(false)];
-        let len = encode(&mut out, &frame, false)
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.details().to_string()))?;
-        out.truncate(len);
-        match tokio::time::timeout(self.timeout, self.stream.write_all(&out)).await {
-            Ok(r) => r,
-            Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
-        }
-    }
-
-    /// The next frame. With `idle`, waits as long as it takes for a frame to begin; once bytes of a frame have
-    /// arrived (or without `idle`), each read is bounded by the timeout.
-    async fn frame(&mut self, idle: bool) -> Result<OwnedFrame, ReadError> {
-        loop {
-            if !self.buf.is_empty() {
-                match decode(&self.buf) {
-                    Ok(Some((frame, used))) => {
-                        self.buf.drain(..used);
-                        return Ok(frame);
-                    }
-                    Ok(None) if self.buf.len() > MAX_FRAME_BYTES => {
-                        return Err(ReadError::Protocol(format!("frame larger than {MAX_FRAME_BYTES} bytes")))
-                    }
-                    Ok(None) => {}
-                    Err(e) => return Err(ReadError::Protocol(e.details().to_string())),
-                }
-            }
-            self.buf.reserve(4096);
-            let waiting_idle = idle && self.buf.is_empty();
-            let read = self.stream.read_buf(&mut self.buf);
-            let n = if waiting_idle {
-                read.await
-            } else {
-                tokio::time::timeout(self.timeout, read).await.map_err(|_| ReadError::Timeout)?
-            }
-            .map_err(ReadError::Io)?;
-            if n == 0 {
-                return Err(ReadError::Closed);
-            }
-        }
-    }
-
-    /// The reply to the command just sent; pushes that arrive first are kept in `early`.
-    async fn reply(&mut self, early: &mut Vec<OwnedFrame>) -> Result<OwnedFrame, ReadError> {
-        loop {
-            match self.frame(false).await? {
-                push @ OwnedFrame::Push { .. } => early.push(push),
-                reply => return Ok(reply),
-            }
-        }
-    }
-}
-
-fn error_text(frame: &OwnedFrame) -> Option<String> {
-    match frame {
-        OwnedFrame::SimpleError { .. } | OwnedFrame::BlobError { .. } => Some(frame_text(frame)),
-        _ => None,
-    }
-}
-
-/// Connects to `endpoint`, turns maintenance notices on, and spawns a task that sends a `maint_notification`
-/// notice for every push frame until the connection ends (then a `warning` notice) or the event channel closes.
-/// A server without maintenance notices gives [`MaintError::Refused`], which the caller reports in one line.
-pub async fn listen_maint_notices(
-    target: &Target,
-    endpoint: &Endpoint,
-    clock: Clock,
-    tx: UnboundedSender<Event>,
-) -> Result<JoinHandle<()>, MaintError> {
-    let ep = || endpoint.clone();
-    if target.tls {
-        return Err(MaintError::TlsUnsupported { endpoint: ep() });
-    }
-    let timeout = target.timeout;
-    let stream = tokio::time::timeout(timeout, TcpStream::connect((endpoint.host.as_str(), endpoint.port)))
-        .await
-        .map_err(|_| MaintError::Timeout { endpoint: ep(), step: "connect", after: timeout })?
-        .map_err(|e| MaintError::Connect { endpoint: ep(), reason: e.to_string() })?;
-    let _ = stream.set_nodelay(true);
-    let mut conn = Conn { stream, buf: Vec::new(), timeout };
-    let mut early = Vec::new();
-
-    let password = target.password.as_ref().map(|p| p.expose());
-    let user = target.username.as_deref().unwrap_or("default");
-    let mut hello = vec!["HELLO", "3"];
-    if let Some(pass) = password {
-        hello.extend(["AUTH", user, pass]);
-    }
-    hello.extend(["SETNAME", CLIENT_NAME]);
-    let reply = exchange(&mut conn, &hello, "HELLO 3", endpoint, &mut early).await?;
-    if let Some(message) = error_text(&reply) {
-        return Err(MaintError::Hello { endpoint: ep(), message });
-    }
-    let on = ["CLIENT", "MAINT_NOTIFICATIONS", "ON", "moving-endpoint-type", MOVING_ENDPOINT_TYPE];
-    let reply = exchange(&mut conn, &on, "CLIENT MAINT_NOTIFICATIONS", endpoint, &mut early).await?;
-    if let Some(message) = error_text(&reply) {
-        return Err(MaintError::Refused { endpoint: ep(), message });
-    }
-
-    let endpoint = endpoint.clone();
-    Ok(tokio::spawn(async move {
-        for frame in early {
-            if tx.send(Event::Notice(notice_for(&clock, &endpoint, &frame))).is_err() {
-                return;
-            }
-        }
-        loop {
-            let frame = tokio::select! {
-                frame = conn.frame(true) => frame,
-                _ = tx.closed() => return,
-            };
-            let notice = match frame {
-                Ok(frame @ OwnedFrame::Push { .. }) => notice_for(&clock, &endpoint, &frame),
-                // Nothing is asked after the handshake, so a reply here is stray and says nothing about maintenance.
-                Ok(_) => continue,
-                Err(e) => {
-                    let _ = tx.send(Event::Notice(NoticeEvent {
-                        stamp: clock.now(),
-                        kind: "warning".to_string(),
-                        detail: format!("maintenance-notice listener on {endpoint} stopped: {e}"),
-                        data: None,
-                    }));
-                    return;
-                }
-            };
-            if tx.send(Event::Notice(notice)).is_err() {
-                return;
-            }
-        }
-    }))
-}
-
-async fn exchange(
-    conn: &mut Conn,
-    command: &[&str],
-    step: &'static str,
-    endpoint: &Endpoint,
-    early: &mut Vec<OwnedFrame>,
-) -> Result<OwnedFrame, MaintError> {
-    let timeout = conn.timeout;
-    conn.send(command).await.map_err(|e| {
-        if e.kind() == std::io::ErrorKind::TimedOut {
-            MaintError::Timeout { endpoint: endpoint.clone(), step, after: timeout }
-        } else {
-            MaintError::Connect { endpoint: endpoint.clone(), reason: e.to_string() }
-        }
-    })?;
-    conn.reply(early).await.map_err(|e| match e {
-        ReadError::Timeout => MaintError::Timeout { endpoint: endpoint.clone(), step, after: timeout },
-        ReadError::Io(e) => MaintError::Connect { endpoint: endpoint.clone(), reason: e.to_string() },
-        other => MaintError::Protocol { endpoint: endpoint.clone(), reason: format!("during {step}: {other}") },
-    })
-}
-
-/// The notice for one push frame: parsed when it can be, else the parse error and the frame as text.
-pub fn notice_for(clock: &Clock, endpoint: &Endpoint, frame: &OwnedFrame) -> NoticeEvent {
-    let (detail, data) = match MaintNotice::parse(frame) {
-        Ok(notice) => (format!("{endpoint}: {notice}"), serde_json::to_value(&notice).ok()),
-        Err(e) => (format!("{endpoint}: unreadable maintenance notice ({e}): {}", frame_text(frame)), None),
-    };
-    NoticeEvent { stamp: clock.now(), kind: NOTICE_KIND.to_string(), detail, data }
-}
-
+/// The frame builders here serve the notice test in `maint` too.
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn s(text: &str) -> OwnedFrame {
+    pub(in crate::notices::maint) fn s(text: &str) -> OwnedFrame {
         OwnedFrame::BlobString { data: text.as_bytes().to_vec(), attributes: None }
     }
 
-    fn n(v: i64) -> OwnedFrame {
+    pub(in crate::notices::maint) fn n(v: i64) -> OwnedFrame {
         OwnedFrame::Number { data: v, attributes: None }
     }
 
-    fn arr(data: Vec<OwnedFrame>) -> OwnedFrame {
+    pub(in crate::notices::maint) fn arr(data: Vec<OwnedFrame>) -> OwnedFrame {
         OwnedFrame::Array { data, attributes: None }
     }
 
-    fn push(data: Vec<OwnedFrame>) -> OwnedFrame {
+    pub(in crate::notices::maint) fn push(data: Vec<OwnedFrame>) -> OwnedFrame {
         OwnedFrame::Push { data, attributes: None }
     }
 
-    fn ep(port: u16) -> Endpoint {
+    pub(in crate::notices::maint) fn ep(port: u16) -> Endpoint {
         Endpoint::new("127.0.0.1", port)
     }
 
@@ -671,17 +396,5 @@ mod tests {
         assert!(MaintNotice::parse(&push(vec![s("SMIGRATED"), n(1), s("127.0.0.1:1")])).is_err());
         assert!(MaintNotice::parse(&push(vec![s("SMIGRATED"), n(1), arr(vec![s("x")])])).is_err());
         assert!(MaintNotice::parse(&push(vec![s("SMIGRATED"), n(1)])).is_err());
-    }
-
-    #[test]
-    fn unreadable_pushes_still_become_notices() {
-        let clock = Clock::start();
-        let bad = notice_for(&clock, &ep(1), &push(vec![s("MOVING"), s("x")]));
-        assert_eq!(bad.kind, NOTICE_KIND);
-        assert!(bad.data.is_none());
-        assert!(bad.detail.contains("[MOVING, x]"), "{}", bad.detail);
-        let good = notice_for(&clock, &ep(1), &push(vec![s("MIGRATED"), n(9)]));
-        assert_eq!(good.data.unwrap()["notice"], "MIGRATED");
-        assert_eq!(good.detail, "127.0.0.1:1: MIGRATED #9: node migration done");
     }
 }

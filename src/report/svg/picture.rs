@@ -1,163 +1,18 @@
-//! The availability timeline as a picture: one row per target across the run, green while probes succeeded,
-//! amber where some failed, red over each outage window (labelled with its length), thin vertical lines where
-//! the topology changed or the lab acted, the verdict on top and a key below. Built with the `svg` crate, which
-//! escapes every text and attribute. [`render_html`] puts the picture and the summary table on one page.
+//! The picture itself: the verdict and subtitle on top, one row per target with its timeline and outage
+//! windows, the time axis, the marker lines and their labels, then the legend and the key.
 
 use svg::node::element::{Group, Line, Rectangle, Text, Title};
 use svg::Document;
 
-use super::parts::{lab_line, lab_steps, offset, shard_line, summary_row, target_label, verdict_line, SUMMARY_HEADER};
-use super::{LabSummary, RunSummary};
-use crate::probe::collect::{TargetReport, TopologyRecord};
+use super::layout::{fit, label_positions, markers, seconds, text_width, MarkKind, Marker, Scale};
+use super::subtitle;
+use super::{DEGRADED, DOWN, DOWN_TEXT, LAB, MUTED, NO_PROBE, OK, TOPOLOGY, TRUTH};
+use super::{KEY_LINE_H, LABEL_FONT, LANE_H, MARGIN, MARKER_FONT, MAX_KEY_LINES, ROW_GAP, ROW_H, SMALL_FONT};
+use super::{TITLE_FONT, WIDTH};
+use crate::probe::collect::TargetReport;
 use crate::probe::fmt_ms;
-use crate::topology::TopologyChange;
-
-/// Picture width (px); the height follows from the number of rows and key lines.
-const WIDTH: f64 = 1000.0;
-const MARGIN: f64 = 16.0;
-const ROW_H: f64 = 24.0;
-const ROW_GAP: f64 = 12.0;
-/// Height of one lane of marker labels above the rows.
-const LANE_H: f64 = 14.0;
-/// Lanes of marker labels; a label that finds no room in any is left to the key below.
-const MAX_LANES: usize = 4;
-const KEY_LINE_H: f64 = 16.0;
-/// Key lines shown before the rest are only counted.
-const MAX_KEY_LINES: usize = 16;
-/// Least room between two tick labels (px).
-const MIN_TICK_PX: f64 = 70.0;
-
-const TITLE_FONT: f64 = 16.0;
-const LABEL_FONT: f64 = 12.0;
-const SMALL_FONT: f64 = 11.0;
-const MARKER_FONT: f64 = 10.0;
-/// Average glyph width as a share of the font size: a little over that of common sans-serif faces, so that
-/// estimated text widths err on the wide side and labels placed side by side do not overlap.
-const GLYPH: f64 = 0.62;
-
-const OK: &str = "#3a9d5d";
-const DEGRADED: &str = "#f2a900";
-const DOWN: &str = "#d62839";
-const DOWN_TEXT: &str = "#a3162a";
-const NO_PROBE: &str = "#e4e4e4";
-const TOPOLOGY: &str = "#1c5bd9";
-const LAB: &str = "#7a2fa6";
-const TRUTH: &str = "#222222";
-const MUTED: &str = "#555555";
-
-/// Renders the timeline picture as a standalone SVG document.
-pub fn render_svg(s: &RunSummary) -> String {
-    Picture::new(s).draw().to_string()
-}
-
-/// A minimal HTML page: heading, verdict, the picture and the summary table.
-pub fn render_html(s: &RunSummary) -> String {
-    let passed = s.verdict.is_passed();
-    let mut rows = String::new();
-    for r in &s.targets {
-        rows.push_str("<tr>");
-        for (i, c) in summary_row(r).iter().enumerate() {
-            let class = if (2..=6).contains(&i) { " class=\"num\"" } else { "" };
-            rows.push_str(&format!("<td{class}>{}</td>", esc(c)));
-        }
-        rows.push_str("</tr>\n");
-    }
-    let header: String = SUMMARY_HEADER.iter().map(|h| format!("<th>{}</th>", esc(h))).collect();
-    let reasons: String = s.verdict.reasons().iter().map(|r| format!("<li>{}</li>", esc(r))).collect();
-    let reasons = if reasons.is_empty() { String::new() } else { format!("<ul>{reasons}</ul>\n") };
-    let o = &s.overall;
-    format!(
-        r#"<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8"/>
-<title>{title}</title>
-<style>
-body {{ font-family: sans-serif; margin: 24px; color: #222; }}
-.passed {{ color: {OK}; }}
-.failed {{ color: {DOWN}; }}
-figure {{ margin: 16px 0; }}
-svg {{ max-width: 100%; height: auto; }}
-table {{ border-collapse: collapse; }}
-th, td {{ border: 1px solid #ccc; padding: 4px 8px; text-align: left; }}
-td {{ white-space: nowrap; }}
-td.num {{ text-align: right; }}
-td:last-child {{ white-space: normal; }}
-</style>
-</head>
-<body>
-<h1>{heading}</h1>
-<p>{meta}</p>
-<p class="{verdict_class}"><strong>{verdict}</strong></p>
-{reasons}<figure>
-{svg}
-</figure>
-<h2>Summary</h2>
-<table>
-<thead><tr>{header}</tr></thead>
-<tbody>
-{rows}</tbody>
-</table>
-<p>Overall: {probes} probes, {failures} failed; longest period with a target down {longest}, {total} in total.</p>
-</body>
-</html>
-"#,
-        title = esc(&format!("{}: {}", s.command, if passed { "PASSED" } else { "FAILED" })),
-        heading = esc(&format!("Failover probe report: {}", s.command)),
-        meta = esc(&subtitle(s)),
-        verdict_class = if passed { "passed" } else { "failed" },
-        // The reasons follow as a list, so the line says only the outcome when there are any.
-        verdict = esc(&if passed || s.verdict.reasons().is_empty() {
-            format!("Verdict: {}", verdict_line(&s.verdict))
-        } else {
-            "Verdict: FAILED".into()
-        }),
-        svg = render_svg(s),
-        probes = o.probes,
-        failures = o.failures,
-        longest = fmt_ms(o.longest_outage_ms),
-        total = fmt_ms(o.total_unavailable_ms),
-    )
-}
-
-/// HTML text and attribute escaping.
-fn esc(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
-/// What the run was, in one line.
-fn subtitle(s: &RunSummary) -> String {
-    let mut line = format!(
-        "{} · started {} · probed {} of {} every {} · {} target{}",
-        s.command,
-        s.started_at,
-        fmt_ms(s.elapsed_ms),
-        fmt_ms(s.planned_duration_ms),
-        fmt_ms(s.interval_ms),
-        s.targets.len(),
-        if s.targets.len() == 1 { "" } else { "s" }
-    );
-    if s.interrupted {
-        line.push_str(" · INTERRUPTED, partial results");
-    }
-    line
-}
-
-/// Estimated width of `text` at `size` (px).
-fn text_width(text: &str, size: f64) -> f64 {
-    text.chars().count() as f64 * size * GLYPH
-}
-
-/// `text`, cut with `…` to fit `max_px` at `size`.
-fn fit(text: &str, size: f64, max_px: f64) -> String {
-    let max_chars = (max_px / (size * GLYPH)).floor().max(1.0) as usize;
-    if text.chars().count() <= max_chars {
-        text.to_string()
-    } else {
-        let cut: String = text.chars().take(max_chars.saturating_sub(1)).collect();
-        format!("{cut}…")
-    }
-}
+use crate::report::parts::{lab_block, run_verdict_line, target_label};
+use crate::report::RunSummary;
 
 fn text(content: impl Into<String>, x: f64, y: f64, size: f64) -> Text {
     Text::new(content).set("x", px(x)).set("y", px(y)).set("font-size", size)
@@ -176,179 +31,8 @@ fn px(v: f64) -> f64 {
     (v * 10.0).round() / 10.0
 }
 
-/// Maps offsets (ms) to x positions.
-struct Scale {
-    x0: f64,
-    x1: f64,
-    span_ms: f64,
-}
-
-impl Scale {
-    fn x(&self, ms: f64) -> f64 {
-        self.x0 + (self.x1 - self.x0) * (ms / self.span_ms).clamp(0.0, 1.0)
-    }
-
-    /// Tick spacing (ms): the smallest round step that leaves [`MIN_TICK_PX`] between labels.
-    fn tick_step(&self) -> u64 {
-        const STEPS: [u64; 17] = [
-            100, 200, 500, 1_000, 2_000, 5_000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 900_000,
-            1_800_000, 3_600_000, 7_200_000,
-        ];
-        let width = self.x1 - self.x0;
-        let most = (width / MIN_TICK_PX).max(1.0);
-        STEPS
-            .iter()
-            .copied()
-            .find(|&step| self.span_ms / step as f64 <= most)
-            .unwrap_or_else(|| ((self.span_ms / most) as u64 / 3_600_000 + 1) * 3_600_000)
-    }
-}
-
-/// Tick label in seconds: `5s`, `0.5s`.
-fn seconds(ms: u64) -> String {
-    if ms % 1000 == 0 {
-        format!("{}s", ms / 1000)
-    } else {
-        format!("{:.1}s", ms as f64 / 1000.0)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum MarkKind {
-    Topology,
-    Lab,
-}
-
-/// A vertical line on the timeline, with a short label above the rows and full lines in the key.
-#[derive(Debug, Clone)]
-struct Marker {
-    at_ms: u64,
-    kind: MarkKind,
-    /// `T1`, `L1`: ties the line to its key lines.
-    id: String,
-    /// What the label above the rows says after the id.
-    short: String,
-    /// Key lines.
-    details: Vec<String>,
-}
-
-/// A few words for a change, for the label above the rows; the key has the full text.
-fn short_change(c: &TopologyChange) -> String {
-    use TopologyChange::*;
-    match c {
-        StateChanged { to, .. } => format!("state {to}"),
-        EpochChanged { to, .. } => format!("epoch {to}"),
-        NodeRemoved { .. } => "node removed".into(),
-        NodeAdded { .. } => "node added".into(),
-        EndpointChanged { .. } => "node moved".into(),
-        NodeFailFlag { failed: true, .. } => "node failed".into(),
-        NodeFailFlag { failed: false, .. } => "node ok".into(),
-        Promoted { endpoint, .. } => format!("promoted {endpoint}"),
-        Demoted { .. } => "demoted".into(),
-        SlotsMoved { .. } => "slots moved".into(),
-        SlotsUnassigned { .. } => "slots lost".into(),
-        SlotsAssigned { .. } => "slots assigned".into(),
-    }
-}
-
-/// One marker per topology poll that saw changes (changes seen together share a stamp), then one per lab step.
-fn markers(changes: &[TopologyRecord], lab: Option<&LabSummary>) -> Vec<Marker> {
-    let mut out: Vec<Marker> = Vec::new();
-    let mut n = 0;
-    let mut last: Option<(u64, &str)> = None;
-    // The collector keeps them in arrival order, which is time order; sorting (stable) makes sure the ids
-    // count up along the axis whatever the input.
-    let mut changes: Vec<&TopologyRecord> = changes.iter().collect();
-    changes.sort_by_key(|c| c.stamp.offset_ms);
-    for c in changes {
-        let key = (c.stamp.offset_ms, c.source.as_str());
-        let source = if c.source.is_empty() { String::new() } else { format!("{}: ", c.source) };
-        let detail = format!("{source}{}", c.change);
-        match out.last_mut() {
-            Some(m) if last == Some(key) => {
-                m.details.push(format!("{} {detail}", offset(c.stamp.offset_ms)));
-                // Promotions say the most about a failover: prefer them for the label.
-                if matches!(c.change, TopologyChange::Promoted { .. }) {
-                    m.short = short_change(&c.change);
-                }
-            }
-            _ => {
-                n += 1;
-                out.push(Marker {
-                    at_ms: c.stamp.offset_ms,
-                    kind: MarkKind::Topology,
-                    id: format!("T{n}"),
-                    short: short_change(&c.change),
-                    details: vec![format!("{} {detail}", offset(c.stamp.offset_ms))],
-                });
-            }
-        }
-        last = Some(key);
-    }
-    for m in &mut out {
-        if m.details.len() > 1 {
-            m.short = format!("{} +{} more", m.short, m.details.len() - 1);
-        }
-    }
-    if let Some(lab) = lab {
-        let steps: Vec<_> = lab_steps(lab).into_iter().filter_map(|st| st.offset_ms.map(|at| (at, st))).collect();
-        if steps.is_empty() {
-            out.push(Marker {
-                at_ms: lab.injected_at_ms,
-                kind: MarkKind::Lab,
-                id: "L1".into(),
-                short: "inject".into(),
-                details: vec![format!("{} {} injected", offset(lab.injected_at_ms), lab.scenario)],
-            });
-        }
-        for (i, (at, st)) in steps.into_iter().enumerate() {
-            let detail = if st.detail.is_empty() { st.kind.clone() } else { format!("{}: {}", st.kind, st.detail) };
-            out.push(Marker {
-                at_ms: at,
-                kind: MarkKind::Lab,
-                id: format!("L{}", i + 1),
-                short: st.kind.replace('_', " "),
-                details: vec![format!("{} {detail}", offset(at))],
-            });
-        }
-    }
-    out
-}
-
-/// Puts labels `(left x, full width, short width)`, sorted by x, into lanes so that none overlaps another in
-/// its lane. Each label is shown in full when there is room; when no lane has room, the last label of some lane
-/// is cut to its short text (the id) to make room. Returns per label its lane and whether it is shown in full,
-/// or `None` when even that left no room.
-fn place(labels: &[(f64, f64, f64)], lanes: usize) -> Vec<Option<(usize, bool)>> {
-    const GAP: f64 = 6.0;
-    let mut out: Vec<Option<(usize, bool)>> = vec![None; labels.len()];
-    // Per lane: the index of its last label.
-    let mut last: Vec<Option<usize>> = vec![None; lanes];
-    let end = |i: usize, full: bool| {
-        let (x, f, s) = labels[i];
-        x + if full { f } else { s }
-    };
-    for (i, &(x, _, _)) in labels.iter().enumerate() {
-        let free = last.iter().position(|l| match *l {
-            None => true,
-            Some(j) => end(j, out[j].is_some_and(|(_, full)| full)) + GAP <= x,
-        });
-        let lane = free.or_else(|| {
-            let lane = last.iter().position(|l| l.is_some_and(|j| end(j, false) + GAP <= x))?;
-            let j = last[lane].expect("checked");
-            out[j] = Some((lane, false));
-            Some(lane)
-        });
-        if let Some(lane) = lane {
-            out[i] = Some((lane, true));
-            last[lane] = Some(i);
-        }
-    }
-    out
-}
-
 /// The layout of one picture.
-struct Picture<'a> {
+pub(super) struct Picture<'a> {
     s: &'a RunSummary,
     scale: Scale,
     markers: Vec<Marker>,
@@ -360,7 +44,8 @@ struct Picture<'a> {
 }
 
 impl<'a> Picture<'a> {
-    fn new(s: &'a RunSummary) -> Self {
+    /// Lays out the picture of `s`.
+    pub(super) fn new(s: &'a RunSummary) -> Self {
         let labels: Vec<String> = s.targets.iter().map(target_label).collect();
         let longest = labels.iter().map(|l| text_width(l, LABEL_FONT)).fold(0.0, f64::max);
         let x0 = MARGIN + longest.clamp(80.0, 260.0) + 10.0;
@@ -372,25 +57,7 @@ impl<'a> Picture<'a> {
         let marker_end = markers.iter().map(|m| m.at_ms).max().unwrap_or(0);
         let span_ms = s.planned_duration_ms.max(s.elapsed_ms).max(window_end).max(marker_end).max(1) as f64;
         let scale = Scale { x0, x1, span_ms };
-        // Labels go right of their line, or left of it where they would leave the picture.
-        let candidates: Vec<(f64, f64, f64)> = markers
-            .iter()
-            .map(|m| {
-                let full = text_width(&format!("{} {}", m.id, m.short), MARKER_FONT);
-                let short = text_width(&m.id, MARKER_FONT);
-                let x = scale.x(m.at_ms as f64);
-                let left = if x + 3.0 + full > WIDTH - MARGIN { x - 3.0 - full } else { x + 3.0 };
-                (left, full, short)
-            })
-            .collect();
-        let label_x: Vec<f64> = candidates.iter().map(|c| c.0).collect();
-        let mut order: Vec<usize> = (0..candidates.len()).collect();
-        order.sort_by(|&a, &b| candidates[a].0.total_cmp(&candidates[b].0));
-        let sorted: Vec<(f64, f64, f64)> = order.iter().map(|&i| candidates[i]).collect();
-        let mut placed = vec![None; candidates.len()];
-        for (slot, p) in order.iter().zip(place(&sorted, MAX_LANES)) {
-            placed[*slot] = p;
-        }
+        let (placed, label_x) = label_positions(&markers, &scale);
         let lanes = placed.iter().flatten().map(|(lane, _)| lane + 1).max().unwrap_or(0);
         let rows_top = 62.0 + lanes as f64 * LANE_H + 6.0;
         Picture { s, scale, markers, placed, label_x, rows_top }
@@ -404,10 +71,11 @@ impl<'a> Picture<'a> {
         self.row_y(self.s.targets.len()) - ROW_GAP + 8.0
     }
 
-    fn draw(&self) -> Document {
+    /// Draws the laid-out picture.
+    pub(super) fn draw(&self) -> Document {
         let s = self.s;
         let passed = s.verdict.is_passed();
-        let verdict = verdict_line(&s.verdict);
+        let verdict = run_verdict_line(s);
         let mut doc = Document::new()
             .set("font-family", "DejaVu Sans, Helvetica, Arial, sans-serif")
             .add(Title::new(format!("redis-failover-probe {}: {verdict}", s.command)))
@@ -679,8 +347,7 @@ impl<'a> Picture<'a> {
         // (id, text, colour); the id stands in its own column.
         let mut lines: Vec<(&str, String, &str)> = Vec::new();
         if let Some(lab) = &self.s.lab {
-            lines.push(("", lab_line(lab), TRUTH));
-            lines.extend(lab.shards.iter().map(|c| ("", format!("  {}", shard_line(c)), TRUTH)));
+            lines.extend(lab_block(lab).into_iter().map(|l| ("", l, TRUTH)));
         }
         for m in &self.markers {
             let colour = match m.kind {
@@ -723,6 +390,7 @@ impl<'a> Picture<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::render_svg;
     use crate::report::testdata::{sample, FAILING};
 
     fn parse(svg: &str) -> roxmltree::Document<'_> {
@@ -832,42 +500,6 @@ mod tests {
         assert_eq!(label.attribute("text-anchor"), Some("end"));
         let x: f64 = label.attribute("x").unwrap().parse().unwrap();
         assert!(x < WIDTH - MARGIN, "{x}");
-    }
-
-    #[test]
-    fn ticks_are_round_and_not_crowded() {
-        let scale = |span_ms: f64| Scale { x0: 100.0, x1: 970.0, span_ms };
-        assert_eq!(scale(30_000.0).tick_step(), 5_000);
-        assert_eq!(scale(2_000.0).tick_step(), 200);
-        assert_eq!(scale(600_000.0).tick_step(), 60_000);
-        assert_eq!(scale(36_000_000.0).tick_step(), 3_600_000);
-    }
-
-    #[test]
-    fn labels_take_the_first_free_lane() {
-        let placed = place(&[(0.0, 100.0, 10.0), (50.0, 100.0, 10.0), (200.0, 30.0, 10.0)], 2);
-        assert_eq!(placed, [Some((0, true)), Some((1, true)), Some((0, true))]);
-        // No lane free: the label before is cut to its id to make room; then nothing is left.
-        let crowded = place(&[(0.0, 100.0, 10.0), (20.0, 100.0, 10.0), (25.0, 50.0, 10.0)], 1);
-        assert_eq!(crowded, [Some((0, false)), Some((0, true)), None]);
-    }
-
-    #[test]
-    fn html_page_holds_the_picture_and_the_table() {
-        let mut s = sample();
-        s.targets[0].name = "x<y".into();
-        let html = render_html(&s);
-        assert!(html.starts_with("<!DOCTYPE html>"));
-        let doc = roxmltree::Document::parse_with_options(
-            &html,
-            roxmltree::ParsingOptions { allow_dtd: true, ..Default::default() },
-        )
-        .unwrap_or_else(|e| panic!("{e}\n{html}"));
-        assert_eq!(doc.descendants().filter(|n| n.has_tag_name("svg")).count(), 1);
-        let rows = doc.descendants().filter(|n| n.has_tag_name("tr")).count();
-        assert_eq!(rows, 1 + 3);
-        assert!(html.contains("<td>x&lt;y</td>"));
-        assert!(html.contains("<li>shard slots 5461-10922: outage 4.3s &gt; --max-outage 3s</li>"));
     }
 
     #[test]
