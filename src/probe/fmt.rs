@@ -1,5 +1,5 @@
 //! Short human forms of durations for tables, progress lines and verdict
-//! reasons: `850ms`, `1.3s`, `2m05s`, `1h02m05s`.
+//! reasons: `850ms`, `1.3s`, `2m05s`, `1h02m05s`, `3d01h12m03s`.
 
 use std::time::Duration;
 
@@ -7,7 +7,8 @@ use std::time::Duration;
 ///
 /// Below one second the exact milliseconds (`850ms`); below one minute the
 /// seconds rounded to a tenth, without a trailing `.0` (`1.3s`, `5s`);
-/// then minutes and zero-padded seconds (`2m05s`), and hours (`1h02m05s`).
+/// then minutes and zero-padded seconds (`2m05s`), hours (`1h02m05s`) and days (`3d01h12m03s`), so a watcher left
+/// running for weeks reads in days rather than hundreds of hours.
 pub fn fmt_ms(ms: u64) -> String {
     if ms < 1000 {
         return format!("{ms}ms");
@@ -19,11 +20,13 @@ pub fn fmt_ms(ms: u64) -> String {
         return if frac == 0 { format!("{whole}s") } else { format!("{whole}.{frac}s") };
     }
     let secs = ms.saturating_add(500) / 1000;
-    let (h, m, s) = (secs / 3600, (secs / 60) % 60, secs % 60);
-    if h == 0 {
-        format!("{m}m{s:02}s")
-    } else {
+    let (d, h, m, s) = (secs / 86_400, (secs / 3600) % 24, (secs / 60) % 60, secs % 60);
+    if d > 0 {
+        format!("{d}d{h:02}h{m:02}m{s:02}s")
+    } else if h > 0 {
         format!("{h}h{m:02}m{s:02}s")
+    } else {
+        format!("{m}m{s:02}s")
     }
 }
 
@@ -66,6 +69,13 @@ mod tests {
         assert_eq!(fmt_ms(125_000), "2m05s");
         assert_eq!(fmt_ms(125_499), "2m05s");
         assert_eq!(fmt_ms(3_725_000), "1h02m05s");
+        assert_eq!(fmt_ms(86_399_000), "23h59m59s");
+    }
+
+    #[test]
+    fn days() {
+        assert_eq!(fmt_ms(86_400_000), "1d00h00m00s");
+        assert_eq!(fmt_ms((3 * 86_400 + 3600 + 12 * 60 + 3) * 1000), "3d01h12m03s");
     }
 
     #[test]

@@ -51,9 +51,10 @@ impl Verdict {
 pub fn judge(summaries: &[(String, TargetSummary)], policy: &VerdictPolicy) -> Verdict {
     let mut reasons = Vec::new();
     for (name, s) in summaries {
+        let name = &label(name);
         if !s.recovered {
             let down = s.ongoing_outage_ms.unwrap_or(0);
-            reasons.push(format!("shard {name} not recovered: down for {} at the end", fmt_ms(down)));
+            reasons.push(format!("{name} not recovered: down for {} at the end", fmt_ms(down)));
         }
         if let Some(max) = policy.max_outage {
             let max_ms = duration_ms(max);
@@ -62,7 +63,7 @@ pub fn judge(summaries: &[(String, TargetSummary)], policy: &VerdictPolicy) -> V
                 let over = s.windows.iter().filter(|w| w.length_ms > max_ms).count();
                 let more = if over > 1 { format!(" ({over} outages over the limit)") } else { String::new() };
                 reasons.push(format!(
-                    "shard {name}: outage {} > --max-outage {}{more}",
+                    "{name}: outage {} > --max-outage {}{more}",
                     fmt_ms(s.longest_outage_ms),
                     fmt_ms(max_ms)
                 ));
@@ -71,13 +72,24 @@ pub fn judge(summaries: &[(String, TargetSummary)], policy: &VerdictPolicy) -> V
         if s.wrong_values > 0 {
             let n = s.wrong_values;
             let what = if n == 1 { "wrong value" } else { "wrong values" };
-            reasons.push(format!("shard {name}: {n} {what} read back (lost or stale write)"));
+            reasons.push(format!("{name}: {n} {what} read back (lost or stale write)"));
         }
     }
     if reasons.is_empty() {
         Verdict::Passed
     } else {
         Verdict::Failed { reasons }
+    }
+}
+
+/// How a verdict names a target: "shard" only for a shard (`slots 0-5460`, `oss/slots 0-5460` in compare), the
+/// endpoint or key name as it is otherwise.
+fn label(name: &str) -> String {
+    let last = name.rsplit('/').next().unwrap_or(name);
+    if last.starts_with("slots ") {
+        format!("shard {name}")
+    } else {
+        name.to_string()
     }
 }
 
@@ -114,7 +126,7 @@ mod tests {
 
     #[test]
     fn passes_when_all_recovered_within_limit() {
-        let runs = vec![("a".to_owned(), healthy()), ("b".to_owned(), target(1000, Some(5000), 10_000))];
+        let runs = vec![("slots 0".to_owned(), healthy()), ("slots 5461".to_owned(), target(1000, Some(5000), 10_000))];
         let policy = VerdictPolicy { max_outage: Some(Duration::from_secs(5)) };
         let v = judge(&runs, &policy);
         assert_eq!(v, Verdict::Passed);
@@ -125,7 +137,7 @@ mod tests {
 
     #[test]
     fn exactly_at_the_limit_passes() {
-        let runs = vec![("a".to_owned(), target(1000, Some(6000), 10_000))];
+        let runs = vec![("slots 0".to_owned(), target(1000, Some(6000), 10_000))];
         let policy = VerdictPolicy { max_outage: Some(Duration::from_secs(5)) };
         assert!(judge(&runs, &policy).is_passed());
     }
@@ -134,18 +146,18 @@ mod tests {
     fn not_recovered_at_the_end() {
         let runs = vec![("10.0.0.1:6379".to_owned(), target(7700, None, 20_000))];
         let v = judge(&runs, &VerdictPolicy::default());
-        assert_eq!(v.reasons(), ["shard 10.0.0.1:6379 not recovered: down for 12.3s at the end"]);
+        assert_eq!(v.reasons(), ["10.0.0.1:6379 not recovered: down for 12.3s at the end"]);
     }
 
     #[test]
     fn outage_longer_than_max() {
-        let runs = vec![("a".to_owned(), target(1000, Some(8200), 10_000)), ("b".to_owned(), healthy())];
+        let runs = vec![("slots 0".to_owned(), target(1000, Some(8200), 10_000)), ("slots 5461".to_owned(), healthy())];
         let policy = VerdictPolicy { max_outage: Some(Duration::from_secs(5)) };
         let v = judge(&runs, &policy);
-        assert_eq!(v.reasons(), ["shard a: outage 7.2s > --max-outage 5s"]);
+        assert_eq!(v.reasons(), ["shard slots 0: outage 7.2s > --max-outage 5s"]);
         assert_eq!(
             serde_json::to_string(&v).unwrap(),
-            r#"{"verdict":"failed","reasons":["shard a: outage 7.2s > --max-outage 5s"]}"#
+            r#"{"verdict":"failed","reasons":["shard slots 0: outage 7.2s > --max-outage 5s"]}"#
         );
     }
 
@@ -158,27 +170,28 @@ mod tests {
         t.record(ms(13_500), &ProbeOutcome::Ok);
         t.record(ms(14_000), &ProbeOutcome::wrong_value("x", None));
         t.record(ms(15_000), &ProbeOutcome::wrong_value("y", Some("x")));
-        let runs = vec![("a".to_owned(), t.summary(ms(16_000))), ("b".to_owned(), target(1000, None, 1850))];
+        let runs =
+            vec![("slots 0".to_owned(), t.summary(ms(16_000))), ("slots 5461".to_owned(), target(1000, None, 1850))];
         let policy = VerdictPolicy { max_outage: Some(ms(1500)) };
         let v = judge(&runs, &policy);
         assert!(!v.is_passed());
         assert_eq!(
             v.reasons(),
             [
-                "shard a: outage 6.5s > --max-outage 1.5s (2 outages over the limit)",
-                "shard a: 2 wrong values read back (lost or stale write)",
-                "shard b not recovered: down for 850ms at the end",
+                "shard slots 0: outage 6.5s > --max-outage 1.5s (2 outages over the limit)",
+                "shard slots 0: 2 wrong values read back (lost or stale write)",
+                "shard slots 5461 not recovered: down for 850ms at the end",
             ]
         );
     }
 
     #[test]
     fn ongoing_outage_also_counts_against_the_limit() {
-        let runs = vec![("c".to_owned(), target(0, None, 125_000))];
+        let runs = vec![("key 2".to_owned(), target(0, None, 125_000))];
         let policy = VerdictPolicy { max_outage: Some(Duration::from_secs(30)) };
         assert_eq!(
             judge(&runs, &policy).reasons(),
-            ["shard c not recovered: down for 2m05s at the end", "shard c: outage 2m05s > --max-outage 30s",]
+            ["key 2 not recovered: down for 2m05s at the end", "key 2: outage 2m05s > --max-outage 30s",]
         );
     }
 }
