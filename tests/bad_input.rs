@@ -53,7 +53,7 @@ fn urls_durations_files_and_profiles() {
 
 #[test]
 fn endpoints_that_refuse_hang_or_never_answer() {
-    support::heavy(|| async {
+    support::light(|| async {
         let lab = support::start_standalone().await;
         let port = lab.seeds()[0].port;
         let url = format!("redis://127.0.0.1:{port}");

@@ -91,7 +91,7 @@ fn summary(child: std::process::Child) -> (RunSummary, i32) {
 
 #[test]
 fn a_blackholed_endpoint_times_out_on_schedule_and_recovers() {
-    support::heavy(|| async {
+    support::light(|| async {
         let lab = support::start_standalone().await;
         let dark = Arc::new(AtomicBool::new(false));
         let backend: SocketAddr = lab.seeds()[0].to_string().parse().unwrap();
@@ -119,7 +119,7 @@ fn a_blackholed_endpoint_times_out_on_schedule_and_recovers() {
 
 #[test]
 fn the_server_back_on_the_same_port_with_a_new_identity() {
-    support::heavy(|| async {
+    support::light(|| async {
         let lab = support::start_standalone().await;
         let port = lab.seeds()[0].port;
         let url = lab.seed_url();
@@ -153,7 +153,7 @@ fn the_server_back_on_the_same_port_with_a_new_identity() {
 
 #[test]
 fn probe_keys_carry_a_ttl_and_are_gone_after_the_run() {
-    support::heavy(|| async {
+    support::light(|| async {
         let lab = support::start_standalone().await;
         let url = lab.seed_url();
         let factory = redis_failover_probe::connect::Factory::new(lab.target()).unwrap();

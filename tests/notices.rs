@@ -1,6 +1,6 @@
 //! Maintenance-notice listeners over real sockets: the maint listener against a scripted RESP3 peer and against a
 //! real redis-server 7.0 (which refuses the notices), and the Azure subscriber against a real redis-server.
-//! The tests that start a server take the heavy-test lock of tests/support and its binary (`RFP_REDIS_SERVER`).
+//! The tests that start a server (one standalone node each) run as light tests of tests/support, with its binary (`RFP_REDIS_SERVER`).
 
 mod support;
 
@@ -27,7 +27,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
 /// A redis-server on a free port of 127.0.0.1, killed and reaped on drop. `RFP_REDIS_SERVER` overrides the binary
-/// ([`support::redis_server_bin`]). Start it inside [`support::heavy`].
+/// ([`support::redis_server_bin`]). Start it inside [`support::light`].
 struct RedisServer {
     child: Child,
     port: u16,
@@ -311,7 +311,7 @@ async fn tls_targets_are_not_listened_to() {
 
 #[test]
 fn redis_7_0_refuses_maintenance_notices() {
-    support::heavy(|| async { redis_7_0_refuses().await });
+    support::light(|| async { redis_7_0_refuses().await });
 }
 
 async fn redis_7_0_refuses() {
@@ -336,7 +336,7 @@ async fn redis_7_0_refuses() {
 
 #[test]
 fn azure_notices_arrive_and_survive_a_reconnect() {
-    support::heavy(|| async { azure_notices_survive_a_reconnect().await });
+    support::light(|| async { azure_notices_survive_a_reconnect().await });
 }
 
 async fn azure_notices_survive_a_reconnect() {

@@ -33,7 +33,7 @@ fn remove_all(files: &[PathBuf]) {
 
 #[test]
 fn no_subcommand_prints_or_writes_the_secret() {
-    support::heavy(|| async { no_secret_anywhere().await });
+    support::light(|| async { no_secret_anywhere().await });
 }
 
 async fn no_secret_anywhere() {

@@ -1,8 +1,10 @@
 //! Shared fixtures of the integration tests: real labs (no mocks), one heavy test at a time on the whole machine,
 //! and the binary with a clean environment.
 //!
-//! Heavy tests (anything that starts a lab) run through [`heavy`], which holds [`heavy_lock`] for the whole test:
-//! two cores cannot start several clusters at once without timing out. The `start_*` fixtures do NOT take the
+//! Heavy tests (anything that starts a cluster, replicas, Sentinel or HAProxy) run through [`heavy`], which holds
+//! [`heavy_lock`] for the whole test: two cores cannot start several clusters at once without timing out. Light
+//! tests (one standalone server, no replica) run through [`light`], without the lock, beside a heavy test; nextest
+//! runs them in parallel with the heavy group (`.config/nextest.toml` names the light binaries). The `start_*` fixtures do NOT take the
 //! lock themselves (a lock held across `.await` would have to be async); call them inside [`heavy`].
 
 #![allow(dead_code)]
@@ -54,6 +56,20 @@ where
 {
     require_redis();
     let _guard = heavy_lock();
+    let rt = runtime();
+    let out = rt.block_on(body());
+    rt.shutdown_timeout(Duration::from_millis(500));
+    out
+}
+
+/// Runs an async light test body (one standalone server of its own, nothing with a node timeout) after checking
+/// that redis-server is installed, without the heavy lock: it can run beside a heavy test.
+pub fn light<F, Fut>(body: F) -> Fut::Output
+where
+    F: FnOnce() -> Fut,
+    Fut: Future,
+{
+    require_redis();
     let rt = runtime();
     let out = rt.block_on(body());
     rt.shutdown_timeout(Duration::from_millis(500));
