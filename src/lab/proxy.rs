@@ -2,6 +2,7 @@
 //! `role:master`, like the Azure Enterprise policy proxy, and its admin socket, through which node replacement
 //! points a spare server slot at a new node at run time.
 
+use super::admin::NodeError;
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
@@ -54,31 +55,32 @@ pub(crate) fn config(dir: &Path, port: u16, slots: &[Option<u16>], role_check: b
 }
 
 /// Sends one command to the admin socket and returns the answer.
-pub(crate) async fn admin(socket: &Path, command: &str) -> Result<String, String> {
+pub(crate) async fn admin(socket: &Path, command: &str) -> Result<String, NodeError> {
     let talk = async {
         let mut s = tokio::net::UnixStream::connect(socket)
             .await
-            .map_err(|e| format!("HAProxy admin socket {}: {e}", socket.display()))?;
-        s.write_all(format!("{command}\n").as_bytes()).await.map_err(|e| e.to_string())?;
+            .map_err(|e| NodeError(format!("HAProxy admin socket {}: {e}", socket.display())))?;
+        let io = |e: std::io::Error| NodeError(format!("HAProxy admin socket {}: {e}", socket.display()));
+        s.write_all(format!("{command}\n").as_bytes()).await.map_err(io)?;
         let mut out = String::new();
-        s.read_to_string(&mut out).await.map_err(|e| e.to_string())?;
-        Ok::<String, String>(out)
+        s.read_to_string(&mut out).await.map_err(io)?;
+        Ok::<String, NodeError>(out)
     };
     tokio::time::timeout(Duration::from_secs(2), talk)
         .await
-        .map_err(|_| "HAProxy admin socket did not answer".to_string())?
+        .map_err(|_| NodeError("HAProxy admin socket did not answer".to_string()))?
 }
 
 /// The status (`UP`, `DOWN`, `MAINT`, ...) of every server of backend `be`, by slot name, from `show stat`.
-pub(crate) async fn server_status(socket: &Path) -> Result<HashMap<String, String>, String> {
+pub(crate) async fn server_status(socket: &Path) -> Result<HashMap<String, String>, NodeError> {
     let csv = admin(socket, "show stat").await?;
     let mut lines = csv.lines();
-    let header = lines.next().ok_or_else(|| "empty show stat".to_string())?.trim_start_matches("# ");
+    let header = lines.next().ok_or_else(|| NodeError("empty show stat".to_string()))?.trim_start_matches("# ");
     let cols: Vec<&str> = header.split(',').collect();
     let col = |name: &str| cols.iter().position(|c| *c == name);
     let (px, sv, st) = match (col("pxname"), col("svname"), col("status")) {
         (Some(a), Some(b), Some(c)) => (a, b, c),
-        _ => return Err(format!("unexpected show stat header: {header}")),
+        _ => return Err(NodeError(format!("unexpected show stat header: {header}"))),
     };
     let mut out = HashMap::new();
     for line in lines {
@@ -95,25 +97,25 @@ pub(crate) async fn server_status(socket: &Path) -> Result<HashMap<String, Strin
 }
 
 /// Points slot `index` (0 = `s1`) at `port` and enables it.
-pub(crate) async fn enable_slot(socket: &Path, index: usize, port: u16) -> Result<(), String> {
+pub(crate) async fn enable_slot(socket: &Path, index: usize, port: u16) -> Result<(), NodeError> {
     let name = format!("be/s{}", index + 1);
     let r = admin(socket, &format!("set server {name} addr 127.0.0.1 port {port}")).await?;
     if !(r.contains("changed") || r.trim().is_empty()) {
-        return Err(format!("set server {name} addr: {}", r.trim()));
+        return Err(NodeError(format!("set server {name} addr: {}", r.trim())));
     }
     let r = admin(socket, &format!("set server {name} state ready")).await?;
     if !r.trim().is_empty() {
-        return Err(format!("set server {name} state ready: {}", r.trim()));
+        return Err(NodeError(format!("set server {name} state ready: {}", r.trim())));
     }
     Ok(())
 }
 
 /// Puts slot `index` in maintenance: no new session goes there, existing ones are cut.
-pub(crate) async fn retire_slot(socket: &Path, index: usize) -> Result<(), String> {
+pub(crate) async fn retire_slot(socket: &Path, index: usize) -> Result<(), NodeError> {
     let name = format!("be/s{}", index + 1);
     let r = admin(socket, &format!("set server {name} state maint")).await?;
     if !r.trim().is_empty() {
-        return Err(format!("set server {name} state maint: {}", r.trim()));
+        return Err(NodeError(format!("set server {name} state maint: {}", r.trim())));
     }
     let _ = admin(socket, &format!("shutdown sessions server {name}")).await;
     Ok(())
