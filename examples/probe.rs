@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use redis_failover_probe::cli::Mode;
 use redis_failover_probe::clock::Clock;
 use redis_failover_probe::connect::{self, Factory};
+use redis_failover_probe::mode::Mode;
 use redis_failover_probe::probe::collect::Collector;
 use redis_failover_probe::probe::engine::{self, EngineConfig};
 use redis_failover_probe::probe::session::{Session, Source};

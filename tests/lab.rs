@@ -7,13 +7,13 @@ mod support;
 use std::time::Duration;
 
 use fred::prelude::*;
-use redis_failover_probe::cli::Mode;
 use redis_failover_probe::clock::Clock;
 use redis_failover_probe::commands::lab::UpReport;
 use redis_failover_probe::connect::{self, Factory};
 use redis_failover_probe::lab::{
     pid_running, port_accepts, Lab, LabEventKind, LabOptions, LabState, Scenario, ScenarioReport, TopologyKind,
 };
+use redis_failover_probe::mode::Mode;
 use redis_failover_probe::settings::Target;
 use redis_failover_probe::topology::{parse_cluster_nodes, Endpoint, Topology};
 use support::{bin, heavy};

@@ -11,13 +11,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use redis_failover_probe::cli::Mode;
 use redis_failover_probe::clock::{Clock, Stamp};
 use redis_failover_probe::commands::monitor::MonitorSummary;
 use redis_failover_probe::connect::{self, Factory, CLIENT_NAME};
 use redis_failover_probe::diagnose::Diagnosis;
 use redis_failover_probe::events::NoticeEvent;
 use redis_failover_probe::lab::{Lab, LabEvent, LabEventKind, LabOptions, Scenario, ScenarioReport, TopologyKind};
+use redis_failover_probe::mode::Mode;
 use redis_failover_probe::notices::azure::{AzureKind, AzureNotice, AZURE_CHANNEL};
 use redis_failover_probe::settings::Target;
 use redis_failover_probe::topology::{Endpoint, SlotRange, Topology, TopologyChange};

@@ -10,10 +10,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fred::prelude::*;
-use redis_failover_probe::cli::Mode;
 use redis_failover_probe::clock::Clock;
 use redis_failover_probe::connect::{command, Factory};
 use redis_failover_probe::events::{Event, NoticeEvent};
+use redis_failover_probe::mode::Mode;
 use redis_failover_probe::notices::azure::{self, subscribe_azure_events, AzureKind, AzureNotice};
 use redis_failover_probe::notices::maint::{listen_maint_notices, MaintError, MaintNotice, SlotMove};
 use redis_failover_probe::secret::Secret;

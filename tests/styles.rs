@@ -15,10 +15,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use redis_failover_probe::cli::Mode;
 use redis_failover_probe::clock::Clock;
 use redis_failover_probe::connect::Factory;
 use redis_failover_probe::events::Event;
+use redis_failover_probe::mode::Mode;
 use redis_failover_probe::probe::styles::{ClientStyle, EmulatedCluster, RecoveryHow, ShardRecovery, StyleOptions};
 use redis_failover_probe::probe::ErrorClass;
 use redis_failover_probe::settings::Target;

@@ -6,10 +6,11 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::duration::parse_positive_duration;
+pub mod lab;
 mod resolve;
 
-pub use crate::mode::Mode;
-pub use crate::output::OutputFormat;
+use crate::mode::Mode;
+use crate::output::OutputFormat;
 pub use resolve::{probe_settings, resolve, resolve_target};
 
 /// Tells whether your Redis connections survive a failover.
@@ -192,7 +193,7 @@ pub enum Command {
     /// Local topologies of real redis-server / Sentinel / HAProxy processes, and fault scenarios against them.
     #[command(after_help = "Examples:\n  redis-failover-probe lab up --topology cluster --seed-proxy --detach\n  \
         redis-failover-probe lab run kill-primary\n  redis-failover-probe lab down")]
-    Lab(crate::commands::lab::LabArgs),
+    Lab(lab::LabArgs),
     /// Print a shell completion script, generated from this command line.
     #[command(
         after_help = "Example:\n  redis-failover-probe completions bash > /etc/bash_completion.d/redis-failover-probe"

@@ -8,13 +8,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{failover_recovery, rehearsal, Ctx};
-use crate::cli::{CompareArgs, Mode};
+use crate::cli::CompareArgs;
 use crate::clock::Clock;
 use crate::connect::{self, Connection, Factory};
 use crate::error::{AppError, AppResult};
 use crate::events::{Event, EventLog};
 use crate::exit::ExitCode;
 use crate::lab::TopologyKind;
+use crate::mode::Mode;
 use crate::probe::engine::{self, EngineConfig, FredProber, Prober};
 use crate::probe::session::{Session, Source};
 use crate::probe::styles::{ClientStyle, EmulatedCluster, StyleOptions};

@@ -4,12 +4,13 @@
 use std::sync::Arc;
 
 use super::{rehearsal, Ctx};
-use crate::cli::{FailoverRecoveryArgs, Mode};
+use crate::cli::FailoverRecoveryArgs;
 use crate::clock::Clock;
 use crate::connect::{self, Connection, Factory};
 use crate::error::{AppError, AppResult};
 use crate::events::EventLog;
 use crate::exit::ExitCode;
+use crate::mode::Mode;
 use crate::output;
 use crate::probe::collect::{self, Collector};
 use crate::probe::session::{Session, SessionOutcome, Source};
@@ -79,8 +80,8 @@ pub fn finish(
         }
     }
     match c.settings.output {
-        crate::cli::OutputFormat::Json => output::println(&output::to_json(summary)),
-        crate::cli::OutputFormat::Table => output::println(report::render_table(summary).trim_end()),
+        crate::output::OutputFormat::Json => output::println(&output::to_json(summary)),
+        crate::output::OutputFormat::Table => output::println(report::render_table(summary).trim_end()),
     }
     if let Some(e) = log_error {
         eprintln!("warning: {e}");

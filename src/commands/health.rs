@@ -7,12 +7,13 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::Ctx;
-use crate::cli::{HealthArgs, Mode};
+use crate::cli::HealthArgs;
 use crate::clock::Clock;
 use crate::connect::{self, Connection};
 use crate::error::AppResult;
 use crate::exit::ExitCode;
 use crate::inspect;
+use crate::mode::Mode;
 use crate::output::{self, Report};
 use crate::probe::styles::{ClientStyle, EmulatedCluster, DEFAULT_REFRESH_AFTER};
 use crate::probe::{exec, targets, ProbeTarget};
@@ -210,7 +211,7 @@ pub async fn run(c: &Ctx, args: &HealthArgs) -> AppResult<ExitCode> {
                 _ = &mut stop => break,
             }
             let one = check(&checker, &plan, timeout, &clock).await;
-            if c.settings.output == crate::cli::OutputFormat::Table {
+            if c.settings.output == crate::output::OutputFormat::Table {
                 output::println(&one.line());
             }
             checks.push(one);
@@ -232,7 +233,7 @@ pub async fn run(c: &Ctx, args: &HealthArgs) -> AppResult<ExitCode> {
     }
     let ok = checks.iter().all(|c| c.ok);
     let report = HealthReport { checks, ok };
-    if args.watch && c.settings.output == crate::cli::OutputFormat::Table {
+    if args.watch && c.settings.output == crate::output::OutputFormat::Table {
         output::println(if ok { "every check passed" } else { "at least one check FAILED" });
         return Ok(report.exit_code());
     }

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::Ctx;
-use crate::cli::{Mode, MonitorArgs};
+use crate::cli::MonitorArgs;
 use crate::clock::Clock;
 use crate::error::AppResult;
 use crate::events::{Event, EventLog, NoticeEvent};
 use crate::exit::ExitCode;
+use crate::mode::Mode;
 use crate::notices::{azure, maint};
 use crate::output;
 use crate::probe::collect::{Collector, TopologyRecord};
@@ -209,8 +210,8 @@ pub async fn run(c: &Ctx, args: &MonitorArgs) -> AppResult<ExitCode> {
         interrupted: outcome.interrupted,
     };
     match c.settings.output {
-        crate::cli::OutputFormat::Json => output::println(&output::to_json(&summary)),
-        crate::cli::OutputFormat::Table => output::println(summary.render().trim_end()),
+        crate::output::OutputFormat::Json => output::println(&output::to_json(&summary)),
+        crate::output::OutputFormat::Table => output::println(summary.render().trim_end()),
     }
     if let Some(path) = &args.report {
         if let Err(e) = crate::report::write_report(path, &summary.as_run_summary(args)) {

@@ -6,13 +6,14 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
-use crate::cli::{Mode, RehearsalArgs};
+use crate::cli::RehearsalArgs;
 use crate::clock::Clock;
 use crate::error::{AppError, AppResult};
 use crate::events::Event;
 use crate::lab::{
     GroundTruth, Lab, LabOptions, Scenario, ScenarioKind, ScenarioReport, SeedKind, ShardTruth, TopologyKind,
 };
+use crate::mode::Mode;
 use crate::probe::collect::TargetReport;
 use crate::probe::outage::OutageWindow;
 use crate::report::{LabSummary, ShardComparison};

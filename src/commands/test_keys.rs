@@ -9,11 +9,12 @@ use fred::types::{Expiration, SetOptions};
 use serde::{Deserialize, Serialize};
 
 use super::Ctx;
-use crate::cli::{Mode, TestKeysArgs};
+use crate::cli::TestKeysArgs;
 use crate::connect;
 use crate::error::AppResult;
 use crate::exit::ExitCode;
 use crate::inspect;
+use crate::mode::Mode;
 use crate::output::{self, Report};
 use crate::topology::{self, Topology};
 

@@ -46,10 +46,10 @@ use fred::prelude::Client;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::certs::{self, TlsFiles};
-use crate::cli::Mode;
 use crate::clock::{Clock, Stamp};
 use crate::connect::{self, Factory};
 use crate::error::{AppError, AppResult};
+use crate::mode::Mode;
 use crate::settings::Target;
 use crate::topology::Endpoint;
 

@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::{process, Aux, Lab, LabEvent, LabOptions, Node, Proxy, TopologyKind};
-use crate::cli::Mode;
 use crate::clock::Clock;
 use crate::error::{AppError, AppResult};
+use crate::mode::Mode;
 
 /// Where `lab up --detach` writes its state unless `--state` says otherwise.
 pub const DEFAULT_STATE_FILE: &str = ".redis-failover-probe-lab.json";
