@@ -351,10 +351,30 @@ fn lab_subcommand_detach_status_run_down() {
     assert_eq!(facts.kind, TopologyKind::Cluster);
     let pids = facts.pids();
     assert!(pids.iter().all(|p| pid_running(*p)), "detached nodes died");
+    // Something of ours is the parent of every node for the lab's lifetime: the keeper, not PID 1.
+    let keeper = facts.keeper_pid.expect("a detached lab has a keeper");
+    assert!(pid_running(keeper));
+    for p in &pids {
+        assert_eq!(parent_of(*p), Some(keeper), "parent of node pid {p}");
+    }
 
     let out = bin().args(["lab", "status", "--state", state_arg]).timeout(Duration::from_secs(30)).output().unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("REDIS_MODE=oss-cluster"));
+    let out = bin()
+        .args(["lab", "status", "--output", "json", "--state", state_arg])
+        .timeout(Duration::from_secs(30))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The same field names as the state file.
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let listed: LabState = serde_json::from_value(status.clone()).unwrap();
+    assert_eq!(listed, facts);
+    assert_eq!(
+        (status["keeper_running"].as_bool(), status["not_running"].as_array().map(Vec::len)),
+        (Some(true), Some(0))
+    );
 
     let out = bin()
         .args(["lab", "run", "kill-primary", "--output", "json", "--state", state_arg])
@@ -367,17 +387,30 @@ fn lab_subcommand_detach_status_run_down() {
     let killed = report.old_primary.clone().unwrap();
     assert!(!port_accepts(killed.port));
     let after = LabState::read(&state).unwrap();
-    assert!(!after.nodes.iter().find(|n| n.port == killed.port).unwrap().alive);
+    let gone = after.nodes.iter().find(|n| n.port == killed.port).unwrap();
+    assert!(!gone.alive);
+    // Killed and reaped by the keeper at once: no zombie left behind.
+    assert!(!std::path::Path::new(&format!("/proc/{}", gone.pid)).exists(), "killed node {} not reaped", gone.pid);
 
     let out = bin().args(["lab", "down", "--state", state_arg]).timeout(Duration::from_secs(30)).output().unwrap();
     assert!(out.status.success());
     assert!(!state.exists(), "state file left behind");
-    // Detached nodes belong to PID 1 by now, which may leave them as zombies: not running is what counts.
-    assert!(pids.iter().all(|p| !pid_running(*p)));
+    // The keeper reaped every node before it answered: not even a zombie is left (the keeper itself belongs to
+    // PID 1 once `lab up` has exited, so only its not running is checked).
+    for p in &pids {
+        assert!(!std::path::Path::new(&format!("/proc/{p}")).exists(), "node pid {p} left behind (zombie or alive)");
+    }
+    assert!(!pid_running(keeper), "the keeper outlived lab down");
     for n in &facts.nodes {
         assert!(!port_accepts(n.port), "{} still open", n.port);
     }
     assert!(!facts.dir.exists());
+}
+
+/// The parent pid of `pid`, from /proc.
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
 }
 
 #[test]

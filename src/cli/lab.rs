@@ -71,6 +71,9 @@ pub struct UpArgs {
     /// Leave the lab running, write the state file and return.
     #[arg(long)]
     pub detach: bool,
+    /// Internal: this process is the keeper of a detached lab (started by `lab up --detach` itself).
+    #[arg(long, hide = true, requires = "detach")]
+    pub keeper: bool,
     /// The state file written by --detach.
     #[arg(long, default_value = DEFAULT_STATE_FILE, value_name = "FILE")]
     pub state: PathBuf,

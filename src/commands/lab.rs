@@ -3,7 +3,7 @@
 //! that file lists.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -11,9 +11,10 @@ use super::Ctx;
 use crate::cli::lab::{BenchArgs, LabAction, LabArgs, RunArgs, StateArgs, UpArgs};
 use crate::clock::{self, Clock};
 use crate::duration::human;
+use crate::error::AppError;
 use crate::error::AppResult;
 use crate::exit::ExitCode;
-use crate::lab::{BenchReport, Lab, LabOptions, LabState, Scenario, ScenarioReport, TopologyKind};
+use crate::lab::{keeper, BenchReport, Lab, LabOptions, LabState, Scenario, ScenarioReport, TopologyKind};
 use crate::output::{self, Report};
 
 /// One process of a lab.
@@ -112,35 +113,44 @@ impl Report for UpReport {
     }
 }
 
-/// What `lab status` prints.
+/// What `lab status` prints: the state file's facts under the state file's names, each node's `alive` read
+/// afresh, and which listed processes no longer run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StatusReport {
-    /// The topology.
-    pub kind: TopologyKind,
-    /// Seed URL.
-    pub seed_url: String,
+    /// The lab's facts, as in the state file (`nodes[].alive` as of now).
+    #[serde(flatten)]
+    pub state: LabState,
     /// The shell line that points the probe at the lab.
     pub hint: String,
-    /// The lab dir.
-    pub dir: PathBuf,
-    /// Every process the state file lists as alive, and whether it still runs.
-    pub processes: Vec<ProcRow>,
+    /// Whether the keeper (the parent of every process) runs.
+    pub keeper_running: bool,
+    /// Pids the state file lists as alive that no longer run.
+    pub not_running: Vec<u32>,
 }
 
 impl Report for StatusReport {
     fn render(&self) -> String {
+        let mut rows = rows_of(&self.state);
+        for r in &mut rows {
+            r.running = !self.not_running.contains(&r.pid);
+        }
+        let keeper = match (self.state.keeper_pid, self.keeper_running) {
+            (Some(pid), true) => format!("keeper pid {pid}\n"),
+            (Some(pid), false) => format!("keeper pid {pid} is gone: `lab down` kills the processes by pid\n"),
+            (None, _) => String::new(),
+        };
         format!(
-            "{} lab at {}\n{}\n{}\ndir: {}\n",
-            self.kind,
-            self.seed_url,
+            "{} lab at {}\n{}\n{}\n{keeper}dir: {}\n",
+            self.state.kind,
+            self.state.seed_url,
             self.hint,
-            proc_table(&self.processes),
-            self.dir.display()
+            proc_table(&rows),
+            self.state.dir.display()
         )
     }
 
     fn exit_code(&self) -> ExitCode {
-        if self.processes.iter().all(|p| p.running) {
+        if self.not_running.is_empty() {
             ExitCode::Ok
         } else {
             ExitCode::CheckFailed
@@ -233,6 +243,14 @@ pub async fn run(c: &Ctx, args: &LabArgs) -> AppResult<ExitCode> {
 }
 
 async fn up(c: &Ctx, a: &UpArgs) -> AppResult<ExitCode> {
+    if a.detach && !a.keeper {
+        let started = Instant::now();
+        let state = spawn_keeper(&a.state).await?;
+        let ready_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let report =
+            UpReport { hint: hint(&state), state, ready_ms, detached: true, state_file: Some(a.state.clone()) };
+        return Ok(output::emit(c.settings.output, &report));
+    }
     let opts = LabOptions {
         primaries: usize::from(a.primaries),
         replicas: a.replicas.map(usize::from).unwrap_or(match a.topology {
@@ -255,14 +273,11 @@ async fn up(c: &Ctx, a: &UpArgs) -> AppResult<ExitCode> {
         _ = &mut stop => return Ok(ExitCode::Interrupted),
         started = Lab::start(a.topology, &opts, Clock::start(), None) => started?,
     };
-    let ready_ms = lab.ready_ms();
-    if a.detach {
-        let state = lab.detach().await;
-        state.write(&a.state)?;
-        let report =
-            UpReport { hint: hint(&state), state, ready_ms, detached: true, state_file: Some(a.state.clone()) };
-        return Ok(output::emit(c.settings.output, &report));
+    if a.keeper {
+        keeper::serve(lab, &a.state).await?;
+        return Ok(ExitCode::Ok);
     }
+    let ready_ms = lab.ready_ms();
     let state = lab.state();
     let report = UpReport { hint: hint(&state), state, ready_ms, detached: false, state_file: None };
     output::emit(c.settings.output, &report);
@@ -272,28 +287,93 @@ async fn up(c: &Ctx, a: &UpArgs) -> AppResult<ExitCode> {
     Ok(ExitCode::Interrupted)
 }
 
+/// Starts this binary again as the lab's keeper (same arguments plus `--keeper`, a session of its own, output to
+/// a log beside the state file) and waits until it has written the state file of a ready lab. A keeper that
+/// exits first fails `lab up` with its own error line and exit code.
+async fn spawn_keeper(state_file: &std::path::Path) -> AppResult<LabState> {
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe().map_err(|e| AppError::Local(format!("cannot find this binary: {e}")))?;
+    let log_path = state_file.with_extension("keeper.log");
+    let log = std::fs::File::create(&log_path)
+        .map_err(|e| AppError::BadInput(format!("cannot write {}: {e}", log_path.display())))?;
+    let err_log = log.try_clone().map_err(|e| AppError::Local(format!("{}: {e}", log_path.display())))?;
+    let _ = std::fs::remove_file(state_file);
+    let mut child = std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .arg("--keeper")
+        .stdin(std::process::Stdio::null())
+        .stdout(log)
+        .stderr(err_log)
+        // Its own process group: a Ctrl-C meant for the shell's foreground job does not reach the keeper.
+        .process_group(0)
+        .spawn()
+        .map_err(|e| AppError::Lab(format!("cannot start the lab's keeper: {e}")))?;
+    let pid = child.id();
+    let stop = crate::signals::interrupted();
+    tokio::pin!(stop);
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        if let Ok(state) = LabState::read(state_file) {
+            if state.keeper_pid == Some(pid) {
+                return Ok(state);
+            }
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+            let line =
+                text.lines().rev().find_map(|l| l.strip_prefix("error: ")).unwrap_or("no error line").to_string();
+            return Err(match status.code() {
+                Some(2) => AppError::BadInput(line),
+                _ => AppError::Lab(format!("the lab's keeper exited before the lab was ready: {line}")),
+            });
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(AppError::Lab(format!("the lab was not ready within 3m (see {})", log_path.display())));
+        }
+        tokio::select! {
+            _ = &mut stop => {
+                // The keeper drops its half-started lab on SIGTERM, which kills what it started.
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM);
+                let _ = child.wait();
+                return Err(AppError::Interrupted);
+            }
+            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+        }
+    }
+}
+
 async fn status(c: &Ctx, a: &StateArgs) -> AppResult<ExitCode> {
-    let state = LabState::read(&a.state)?;
+    let mut state = LabState::read(&a.state)?;
     let mut lab = Lab::attach(&state, Clock::start(), None)?;
     let listed: Vec<u32> = rows_of(&state).iter().map(|r| r.pid).collect();
-    let processes = lab
-        .processes()
-        .into_iter()
-        .filter(|(_, _, pid, _)| listed.contains(pid))
-        .map(|(what, port, pid, running)| ProcRow { what, port, pid, running })
-        .collect();
-    let report = StatusReport {
-        kind: state.kind,
-        seed_url: state.seed_url.clone(),
-        hint: hint(&state),
-        dir: state.dir.clone(),
-        processes,
-    };
+    let not_running: Vec<u32> =
+        lab.processes().into_iter().filter(|(_, _, pid, up)| listed.contains(pid) && !up).map(|p| p.2).collect();
+    for n in &mut state.nodes {
+        n.alive = n.alive && !not_running.contains(&n.pid);
+    }
+    let report = StatusReport { hint: hint(&state), keeper_running: keeper::alive(&state), not_running, state };
     Ok(output::emit(c.settings.output, &report))
 }
 
 async fn run_scenario(c: &Ctx, a: &RunArgs) -> AppResult<ExitCode> {
     let state = LabState::read(&a.state)?;
+    if keeper::alive(&state) {
+        let request = keeper::Request::Run {
+            scenario: a.scenario,
+            shard: a.shard,
+            hang_for_ms: a.hang_for.map(|d| d.as_millis() as u64),
+            replica: a.replica,
+            drain_ms: a.drain.map(|d| d.as_millis() as u64),
+        };
+        // A rolling replacement of a big cluster with drains takes minutes; the keeper bounds every step itself.
+        return match keeper::ask(&state, &request, Duration::from_secs(1800)).await? {
+            keeper::Reply::Ran { report } => Ok(output::emit(c.settings.output, &*report)),
+            keeper::Reply::Failed { error, exit } => Err(keeper::failure(error, exit)),
+            keeper::Reply::Stopped => Err(AppError::Lab("the lab's keeper stopped instead of running".into())),
+        };
+    }
     let mut lab = Lab::attach(&state, Clock::start(), None)?;
     let scenario = Scenario::from_kind(a.scenario, a.shard, a.hang_for, a.replica, a.drain);
     let result = lab.run(&scenario).await;
@@ -306,10 +386,21 @@ async fn run_scenario(c: &Ctx, a: &RunArgs) -> AppResult<ExitCode> {
 
 async fn down(c: &Ctx, a: &StateArgs) -> AppResult<ExitCode> {
     let state = LabState::read(&a.state)?;
-    let lab = Lab::attach(&state, Clock::start(), None)?;
     let count = state.pids().len();
-    lab.shutdown().await;
+    if keeper::alive(&state) {
+        // The keeper replies once every process is stopped and reaped, and removes the state file itself.
+        keeper::ask(&state, &keeper::Request::Down, Duration::from_secs(60)).await?;
+        let pid = state.keeper_pid.unwrap_or(0);
+        let until = Instant::now() + Duration::from_secs(5);
+        while crate::lab::pid_running(pid) && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    } else {
+        let lab = Lab::attach(&state, Clock::start(), None)?;
+        lab.shutdown().await;
+    }
     let _ = std::fs::remove_file(&a.state);
+    let _ = std::fs::remove_file(a.state.with_extension("keeper.log"));
     let line = format!(
         "stopped the {} lab ({count} processes){}",
         state.kind,

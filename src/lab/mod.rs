@@ -27,6 +27,7 @@ mod bench;
 mod cluster;
 mod event;
 mod group;
+pub mod keeper;
 mod node;
 mod options;
 mod process;

@@ -50,6 +50,9 @@ pub struct LabState {
     /// The lab's CA certificate, for `--tls-ca` (TLS labs only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_ca: Option<PathBuf>,
+    /// The keeper that is the parent of every process (`lab up --detach`; see `lab::keeper`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keeper_pid: Option<u32>,
 }
 
 /// One Redis node.
@@ -163,6 +166,7 @@ impl Lab {
             primary: self.primary,
             tls: self.tls.is_some(),
             tls_ca: self.tls_ca().map(Path::to_path_buf),
+            keeper_pid: None,
         }
     }
 

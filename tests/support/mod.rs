@@ -164,6 +164,10 @@ impl Drop for DetachedLabGuard {
         let Ok(state) = redis_failover_probe::lab::LabState::read(&self.0) else {
             return;
         };
+        if redis_failover_probe::lab::keeper::alive(&state) {
+            let pid = state.keeper_pid.unwrap_or(0) as i32;
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
         for pid in state.pids() {
             let in_lab =
                 std::fs::read_link(format!("/proc/{pid}/cwd")).map(|cwd| cwd.starts_with(&state.dir)).unwrap_or(false);
