@@ -11,13 +11,10 @@
 #     (targets: >= 99 %, < 5 ms, < 25 %, < 30 MiB and flat). SKIP_COST=1 skips it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/deps.sh
-command -v python3 >/dev/null || { echo "python3 is needed for the figures" >&2; exit 2; }
+source scripts/bench-env.sh
 runs="${RUNS:-5}"
 cost_seconds="${COST_SECONDS:-60}"
 clients="${CLIENTS:-direct fred}"
-bin="${RFP_BIN:-./target/release/redis-failover-probe}"
-[ -x "$bin" ] || cargo build --release --locked --quiet
 out="$(mktemp -d)"
 
 echo "== accuracy (interval 100 ms, seed on a node, ${runs} runs per scenario and client)"

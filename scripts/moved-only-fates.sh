@@ -5,11 +5,8 @@
 # Usage: scripts/moved-only-fates.sh [extra compare flags, e.g. --seed node]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/deps.sh
-command -v python3 >/dev/null || { echo "python3 is needed for the figures" >&2; exit 2; }
+source scripts/bench-env.sh
 runs="${RUNS:-5}"
-bin="${RFP_BIN:-./target/release/redis-failover-probe}"
-[ -x "$bin" ] || cargo build --release --locked --quiet
 out="$(mktemp -d)"
 for i in $(seq 1 "$runs"); do
   "$bin" --mode oss-cluster compare --lab rolling-replace --drain 0 --at 3s --duration 40s --interval 100ms \

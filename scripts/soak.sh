@@ -4,12 +4,9 @@
 # end, and checks that every scheduled probe is accounted for in the events file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/deps.sh
-command -v python3 >/dev/null || { echo "python3 is needed for the figures" >&2; exit 2; }
+source scripts/bench-env.sh
 minutes="${SOAK_MINUTES:-30}"
 out="${SOAK_DIR:-$(mktemp -d)}"
-bin="${RFP_BIN:-./target/release/redis-failover-probe}"
-[ -x "$bin" ] || cargo build --release --locked --quiet
 state="$out/lab.json"
 "$bin" lab up --topology cluster --seed-proxy --detach --state "$state" --output json > "$out/lab-up.json"
 trap '"$bin" lab down --state "$state" >/dev/null 2>&1 || true' EXIT

@@ -115,6 +115,8 @@ pub struct ProbeSettings {
     pub metrics_file: Option<PathBuf>,
     /// How often the topology is polled (oss-cluster).
     pub topology_interval: Duration,
+    /// reconnect-refresh: how long a node must fail before the slot map is refreshed.
+    pub refresh_after: Duration,
 }
 
 /// The smallest interval the probe engine and the topology watcher accept.

@@ -49,14 +49,6 @@ fn as_probe(url: &str, password: &str, args: &[&str]) -> Output {
         .expect("run the binary")
 }
 
-fn one_line_exit_3(what: &str, out: &Output) -> String {
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(3), "{what}: exit code; stderr:\n{err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "{what}: one line on stderr:\n{err}");
-    assert!(out.stdout.is_empty(), "{what}: nothing on stdout: {}", String::from_utf8_lossy(&out.stdout));
-    err.trim_end().to_string()
-}
-
 #[test]
 fn a_user_limited_to_rfp_keys() {
     support::heavy(|| async {
@@ -74,9 +66,9 @@ fn a_user_limited_to_rfp_keys() {
         assert_eq!(s.endpoints, vec![url.replace("redis://", "redis://probe:***@")], "password masked");
 
         // cluster-info and client-list: one line naming the right each needs, exit 3.
-        let line = one_line_exit_3("cluster-info", &as_probe(&url, "pw-acl-test", &["cluster-info"]));
+        let line = support::one_line_exit_3("cluster-info", &as_probe(&url, "pw-acl-test", &["cluster-info"]));
         assert!(line.contains("NOPERM") && line.contains("'probe'") && line.contains("+cluster"), "{line}");
-        let line = one_line_exit_3("client-list", &as_probe(&url, "pw-acl-test", &["client-list"]));
+        let line = support::one_line_exit_3("client-list", &as_probe(&url, "pw-acl-test", &["client-list"]));
         assert!(line.contains("NOPERM") && line.contains("+client|list"), "{line}");
 
         // failover-recovery: SET/GET on rfp: keys is all it needs.
@@ -100,7 +92,7 @@ fn a_user_limited_to_rfp_keys() {
         assert!(matches!(&left, fred::prelude::Value::Array(a) if a.is_empty()), "probe keys left: {left:?}");
 
         // A wrong password: one line, exit 3, the password not echoed.
-        let line = one_line_exit_3("wrong password", &as_probe(&url, "not-the-pw", &["status"]));
+        let line = support::one_line_exit_3("wrong password", &as_probe(&url, "not-the-pw", &["status"]));
         assert!(line.contains("authentication failed") && !line.contains("not-the-pw"), "{line}");
     });
 }

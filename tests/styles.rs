@@ -51,6 +51,17 @@ impl Reply {
     }
 }
 
+/// A probe of `key` as the engine sends it (60 s TTL, the tests' timeout, writes included).
+fn probe<'a>(key: &'a str, value: &'a str) -> redis_failover_probe::probe::exec::WriteRead<'a> {
+    redis_failover_probe::probe::exec::WriteRead {
+        key,
+        value,
+        ttl: Duration::from_secs(60),
+        timeout: TIMEOUT,
+        read_only: false,
+    }
+}
+
 fn read_reply(r: &mut impl BufRead) -> std::io::Result<Reply> {
     let mut line = String::new();
     r.read_line(&mut line)?;
@@ -316,7 +327,7 @@ async fn probe_loop(client: EmulatedCluster, key: String, until: Instant) -> Vec
         tasks.spawn(async move {
             let at = Instant::now();
             let value = format!("styles:{seq}");
-            let r = client.write_read(&key, &value, Duration::from_secs(60), TIMEOUT, false).await;
+            let r = client.write_read(&probe(&key, &value)).await;
             Sample { at, class: r.outcome.class() }
         });
     }
@@ -645,7 +656,7 @@ async fn role_swap() {
     redis(cluster.port(to), &["CLUSTER", "SETSLOT", &slot_arg, "IMPORTING", &id(from)]).expect("IMPORTING");
     redis(cluster.port(from), &["CLUSTER", "SETSLOT", &slot_arg, "MIGRATING", &id(to)]).expect("MIGRATING");
     let key = format!("styles:{{{}}}:ask", tag_for_slot(migrating));
-    let asked = moved_only.write_read(&key, "ask:1", Duration::from_secs(60), TIMEOUT, false).await;
+    let asked = moved_only.write_read(&probe(&key, "ask:1")).await;
     assert!(asked.outcome.is_ok(), "ASK followed: {:?}", asked.outcome);
     let stored = redis(cluster.port(to), &["CLUSTER", "COUNTKEYSINSLOT", &slot_arg]).expect("COUNTKEYSINSLOT").text();
     assert_eq!(stored, "1", "the key was written to the importing node");

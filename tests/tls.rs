@@ -39,15 +39,6 @@ fn summary(args: &[&str]) -> (RunSummary, i32) {
     (s, out.status.code().unwrap_or(-1))
 }
 
-/// The run failed with exit 3 and exactly one line on stderr (nothing on stdout); returns that line.
-fn one_line_exit_3(what: &str, out: &Output) -> String {
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(3), "{what}: exit code; stderr:\n{err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "{what}: one line on stderr:\n{err}");
-    assert!(out.stdout.is_empty(), "{what}: nothing on stdout: {}", String::from_utf8_lossy(&out.stdout));
-    err.trim_end().to_string()
-}
-
 async fn start(kind: TopologyKind, opts: LabOptions) -> Lab {
     Lab::start(kind, &opts, redis_failover_probe::clock::Clock::start(), None)
         .await
@@ -194,7 +185,7 @@ fn bad_tls_inputs_are_one_line_and_exit_3() {
         let ok = run(&["--url", &tls_url, "--tls-ca", &ca, "status", "--count", "1"]);
         assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
 
-        let line = one_line_exit_3(
+        let line = support::one_line_exit_3(
             "rediss:// to a plaintext port",
             &run(&[
                 "--url",
@@ -210,13 +201,13 @@ fn bad_tls_inputs_are_one_line_and_exit_3() {
         // handshake times out, and the line says what the likely mistake is.
         assert!(line.contains("plaintext port, use redis://"), "suggests redis://: {line}");
 
-        let line = one_line_exit_3(
+        let line = support::one_line_exit_3(
             "redis:// to a TLS port",
             &run(&["--url", &format!("redis://127.0.0.1:{tls_port}"), "status"]),
         );
         assert!(line.contains("rediss://"), "suggests rediss://: {line}");
 
-        let line = one_line_exit_3("no --tls-ca", &run(&["--url", &tls_url, "status"]));
+        let line = support::one_line_exit_3("no --tls-ca", &run(&["--url", &tls_url, "status"]));
         assert!(line.contains("not trusted") && line.contains("--tls-ca"), "{line}");
 
         // --insecure: works without the CA, and says on stderr that nothing was verified.
@@ -245,14 +236,14 @@ fn bad_tls_inputs_are_one_line_and_exit_3() {
             ],
         )
         .await;
-        let line = one_line_exit_3(
+        let line = support::one_line_exit_3(
             "certificate for another name",
             &run(&["--url", &tls_url, "--tls-ca", path_str(&files.ca), "status"]),
         );
         assert!(line.contains("does not match the host name"), "{line}");
         // The lab's own CA no longer vouches for the node (both CAs bear the same name, so rustls reports the
         // signature that does not check out): again one line.
-        let line = one_line_exit_3("old CA", &run(&["--url", &tls_url, "--tls-ca", &ca, "status"]));
+        let line = support::one_line_exit_3("old CA", &run(&["--url", &tls_url, "--tls-ca", &ca, "status"]));
         assert!(line.contains("TLS handshake") && line.contains("certificate"), "{line}");
     });
 }

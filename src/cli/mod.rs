@@ -244,6 +244,9 @@ pub struct ProbeArgs {
     /// Write Prometheus metrics to FILE at every heartbeat (node_exporter textfile collector).
     #[arg(long, help_heading = "Output", value_name = "FILE")]
     pub metrics_file: Option<PathBuf>,
+    /// reconnect-refresh: how long a node must fail before the slot map is refreshed.
+    #[arg(long, default_value = "5s", value_parser = parse_positive_duration, value_name = "DUR", allow_hyphen_values = true)]
+    pub refresh_after: Duration,
     /// How often the topology is polled (oss-cluster).
     #[arg(long, default_value = "1s", value_parser = parse_positive_duration, value_name = "DUR", allow_hyphen_values = true)]
     pub topology_interval: Duration,
@@ -259,9 +262,6 @@ pub struct CompareArgs {
     /// configuration does fail. The exit code is 0 when every expectation holds.
     #[arg(long = "expect", value_name = "NAME=pass|fail")]
     pub expect: Vec<String>,
-    /// reconnect-refresh: how long a node must fail before the slot map is refreshed.
-    #[arg(long, default_value = "5s", value_parser = parse_positive_duration, value_name = "DUR", allow_hyphen_values = true)]
-    pub refresh_after: Duration,
     /// Probe flags.
     #[command(flatten)]
     pub probe: ProbeArgs,
@@ -303,9 +303,6 @@ pub struct FailoverRecoveryArgs {
     /// `moved-only` and `reconnect-refresh` measure what that client's habits make of it.
     #[arg(long, value_enum, default_value_t = crate::probe::styles::ClientStyle::Direct)]
     pub client: crate::probe::styles::ClientStyle,
-    /// reconnect-refresh: how long a node must fail before the slot map is refreshed.
-    #[arg(long, default_value = "5s", value_parser = parse_positive_duration, value_name = "DUR", allow_hyphen_values = true)]
-    pub refresh_after: Duration,
     /// Probe flags.
     #[command(flatten)]
     pub probe: ProbeArgs,

@@ -103,6 +103,7 @@ pub fn probe_settings(args: &ProbeArgs) -> AppResult<ProbeSettings> {
         metrics_listen: args.metrics_listen.clone(),
         metrics_file: args.metrics_file.clone(),
         topology_interval: args.topology_interval,
+        refresh_after: args.refresh_after,
     }
     .validate()
 }

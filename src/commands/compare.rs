@@ -260,7 +260,7 @@ pub async fn run(c: &Ctx, args: &CompareArgs) -> AppResult<ExitCode> {
     for (i, (name, factory, style)) in plan_sources.into_iter().enumerate() {
         // Each source writes its own keys, so sources on the same cluster never read each other's values.
         let cfg = plan::engine_config(&probe, &name, timeout, &format!("{run_id}{i}"));
-        match prepare(&name, factory, style, args.refresh_after, cfg, clock, &tx).await {
+        match prepare(&name, factory, style, probe.refresh_after, cfg, clock, &tx).await {
             Ok(p) => prepared.push(p),
             Err(e) => {
                 for p in &prepared {

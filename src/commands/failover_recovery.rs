@@ -154,7 +154,7 @@ pub async fn run(c: &Ctx, args: &FailoverRecoveryArgs) -> AppResult<ExitCode> {
     let routed = routes_itself(args.client, target.mode);
     let connected = if routed {
         let options =
-            StyleOptions { refresh_after: args.refresh_after, events: Some(tx.clone()), source: String::new() };
+            StyleOptions { refresh_after: probe.refresh_after, events: Some(tx.clone()), source: String::new() };
         EmulatedCluster::connect_with(Arc::clone(&factory), args.client, clock, options).await.map(Probing::Routed)
     } else {
         factory.connect().await.map(Probing::Fred)

@@ -152,10 +152,11 @@ async fn check(checker: &Checker, plan: &[ProbeTarget], timeout: Duration, clock
     let mut checks = Vec::new();
     for t in plan {
         let value = format!("{}", clock.elapsed().as_micros());
-        let ttl = Duration::from_secs(60);
+        let probe =
+            exec::WriteRead { key: &t.key, value: &value, ttl: Duration::from_secs(60), timeout, read_only: false };
         let r = match checker {
-            Checker::Cluster(emu) => emu.write_read(&t.key, &value, ttl, timeout, false).await,
-            Checker::Endpoint(conn) => exec::write_read(&conn.client, &t.key, &value, ttl, timeout, false).await,
+            Checker::Cluster(emu) => emu.write_read(&probe).await,
+            Checker::Endpoint(conn) => exec::write_read(&conn.client, &probe).await,
         };
         let latency = match (r.set_latency, r.get_latency) {
             (Some(s), Some(g)) => Some((s + g).as_secs_f64() * 1000.0),

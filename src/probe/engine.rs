@@ -76,15 +76,8 @@ pub async fn plan(
 /// Something that can run one probe and say where a key is routed: fred's client, or an emulated client style.
 #[async_trait::async_trait]
 pub trait Prober: Send + Sync + 'static {
-    /// SET then GET of `key`, as [`exec::write_read`].
-    async fn write_read(
-        &self,
-        key: &str,
-        value: &str,
-        ttl: Duration,
-        timeout: Duration,
-        read_only: bool,
-    ) -> exec::ProbeResult;
+    /// SET then GET of the probe's key, as [`exec::write_read`].
+    async fn write_read(&self, p: &exec::WriteRead<'_>) -> exec::ProbeResult;
     /// The node each target's key is routed to now, where known.
     fn routes(&self, targets: &[ProbeTarget]) -> Vec<Option<String>>;
 }
@@ -94,15 +87,8 @@ pub struct FredProber(pub Connection);
 
 #[async_trait::async_trait]
 impl Prober for FredProber {
-    async fn write_read(
-        &self,
-        key: &str,
-        value: &str,
-        ttl: Duration,
-        timeout: Duration,
-        read_only: bool,
-    ) -> exec::ProbeResult {
-        exec::write_read(&self.0.client, key, value, ttl, timeout, read_only).await
+    async fn write_read(&self, p: &exec::WriteRead<'_>) -> exec::ProbeResult {
+        exec::write_read(&self.0.client, p).await
     }
 
     fn routes(&self, targets: &[ProbeTarget]) -> Vec<Option<String>> {
@@ -112,15 +98,8 @@ impl Prober for FredProber {
 
 #[async_trait::async_trait]
 impl Prober for super::styles::EmulatedCluster {
-    async fn write_read(
-        &self,
-        key: &str,
-        value: &str,
-        ttl: Duration,
-        timeout: Duration,
-        read_only: bool,
-    ) -> exec::ProbeResult {
-        super::styles::EmulatedCluster::write_read(self, key, value, ttl, timeout, read_only).await
+    async fn write_read(&self, p: &exec::WriteRead<'_>) -> exec::ProbeResult {
+        super::styles::EmulatedCluster::write_read(self, p).await
     }
 
     fn routes(&self, targets: &[ProbeTarget]) -> Vec<Option<String>> {
@@ -198,7 +177,14 @@ pub async fn run(
             in_flight.spawn(async move {
                 let value = format!("{}:{seq}", cfg.run_id);
                 let started = Instant::now();
-                let mut r = prober.write_read(&target.key, &value, cfg.ttl, cfg.timeout, cfg.read_only).await;
+                let probe = exec::WriteRead {
+                    key: &target.key,
+                    value: &value,
+                    ttl: cfg.ttl,
+                    timeout: cfg.timeout,
+                    read_only: cfg.read_only,
+                };
+                let mut r = prober.write_read(&probe).await;
                 if let Some(set) = r.set_latency {
                     // The client's own instant of the acknowledgement; the engine's start can lag its send.
                     let acked = r.acked_at.unwrap_or(started + set);

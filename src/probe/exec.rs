@@ -34,47 +34,78 @@ async fn bounded<T>(
     }
 }
 
-/// SET `key` to `value` with a TTL, GET it and check it. `read_only` probes with GET alone (a missing key is ok).
-pub async fn write_read(
-    client: &Client,
-    key: &str,
-    value: &str,
-    ttl: Duration,
-    timeout: Duration,
-    read_only: bool,
-) -> ProbeResult {
+/// One probe's inputs: SET `key` to `value` with a TTL, then GET it, each bounded by `timeout`; `read_only`
+/// probes with GET alone (a missing key is ok).
+#[derive(Debug, Clone, Copy)]
+pub struct WriteRead<'a> {
+    /// The probe key.
+    pub key: &'a str,
+    /// The value written (`run:seq`).
+    pub value: &'a str,
+    /// The key's TTL.
+    pub ttl: Duration,
+    /// Bound of each of SET and GET.
+    pub timeout: Duration,
+    /// GET only.
+    pub read_only: bool,
+}
+
+impl WriteRead<'_> {
+    /// The TTL in milliseconds for `SET ... PX`, at least 1.
+    pub fn px(&self) -> i64 {
+        i64::try_from(self.ttl.as_millis()).unwrap_or(i64::MAX).max(1)
+    }
+}
+
+/// The probe's sequence, whatever sends the commands: SET (unless read-only), then GET, the value checked with
+/// [`same_or_newer`]; a failure is classified by the sender and ends the sequence.
+pub async fn sequence<SF, GF>(p: &WriteRead<'_>, set: impl FnOnce() -> SF, get: impl FnOnce() -> GF) -> ProbeResult
+where
+    SF: std::future::Future<Output = Result<(), ProbeOutcome>>,
+    GF: std::future::Future<Output = Result<Option<String>, ProbeOutcome>>,
+{
     let mut result =
         ProbeResult { outcome: ProbeOutcome::Ok, set_latency: None, get_latency: None, read: None, acked_at: None };
-    if !read_only {
+    if !p.read_only {
         let start = Instant::now();
-        let set = bounded(
-            timeout,
-            client.set::<(), _, _>(key, value, Some(Expiration::PX(ttl.as_millis().max(1) as i64)), None, false),
-        )
-        .await;
-        match set {
+        match set().await {
             Ok(()) => {
                 result.acked_at = Some(Instant::now());
                 result.set_latency = Some(start.elapsed());
             }
-            Err(e) => {
-                result.outcome = ProbeOutcome::from_error(Op::Set, &e);
+            Err(outcome) => {
+                result.outcome = outcome;
                 return result;
             }
         }
     }
     let start = Instant::now();
-    match bounded(timeout, client.get::<Option<String>, _>(key)).await {
+    match get().await {
         Ok(got) => {
             result.get_latency = Some(start.elapsed());
-            if !read_only && !same_or_newer(value, got.as_deref()) {
-                result.outcome = ProbeOutcome::wrong_value(value, got.as_deref());
+            if !p.read_only && !same_or_newer(p.value, got.as_deref()) {
+                result.outcome = ProbeOutcome::wrong_value(p.value, got.as_deref());
                 result.read = got;
             }
         }
-        Err(e) => result.outcome = ProbeOutcome::from_error(Op::Get, &e),
+        Err(outcome) => result.outcome = outcome,
     }
     result
+}
+
+/// One probe through fred's client.
+pub async fn write_read(client: &Client, p: &WriteRead<'_>) -> ProbeResult {
+    let set = || async {
+        bounded(p.timeout, client.set::<(), _, _>(p.key, p.value, Some(Expiration::PX(p.px())), None, false))
+            .await
+            .map_err(|e| ProbeOutcome::from_error(Op::Set, &e))
+    };
+    let get = || async {
+        bounded(p.timeout, client.get::<Option<String>, _>(p.key))
+            .await
+            .map_err(|e| ProbeOutcome::from_error(Op::Get, &e))
+    };
+    sequence(p, set, get).await
 }
 
 /// PING, bounded; the latency when it was answered.

@@ -317,3 +317,12 @@ impl Drop for Background {
         }
     }
 }
+
+/// The run failed with exit 3 and exactly one line on stderr (nothing on stdout); returns that line.
+pub fn one_line_exit_3(what: &str, out: &std::process::Output) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(3), "{what}: exit code; stderr:\n{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{what}: one line on stderr:\n{err}");
+    assert!(out.stdout.is_empty(), "{what}: nothing on stdout: {}", String::from_utf8_lossy(&out.stdout));
+    err.trim_end().to_string()
+}

@@ -19,7 +19,7 @@ use crate::connect::Factory;
 use crate::duration::human;
 use crate::error::{AppError, AppResult};
 use crate::events::{ClientEvent, ClientEventKind, Event};
-use crate::probe::exec::{same_or_newer, ProbeResult};
+use crate::probe::exec::{sequence, ProbeResult, WriteRead};
 use crate::probe::{ErrorClass, Op, ProbeOutcome};
 use crate::topology::{self, key_slot, Endpoint, SlotRange, Topology};
 
@@ -117,44 +117,24 @@ impl EmulatedCluster {
     /// `value` with a TTL, GET it and check it with [`same_or_newer`]. Each of SET and GET is bounded by
     /// `timeout` including any refresh it triggers. A MOVED that was followed (refresh and retry) is not a
     /// failure if the retry succeeds. `read_only` probes with GET alone (a missing key is ok).
-    pub async fn write_read(
-        &self,
-        key: &str,
-        value: &str,
-        ttl: Duration,
-        timeout: Duration,
-        read_only: bool,
-    ) -> ProbeResult {
+    pub async fn write_read(&self, p: &WriteRead<'_>) -> ProbeResult {
         let inner = &self.inner;
-        let slot = key_slot(key.as_bytes());
-        let mut result =
-            ProbeResult { outcome: ProbeOutcome::Ok, set_latency: None, get_latency: None, read: None, acked_at: None };
-        let px = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1);
-        if !read_only {
-            let start = Instant::now();
-            match inner.bounded(slot, &Cmd::Set { key, value, px }, timeout).await {
-                Ok(_) => {
-                    result.acked_at = Some(Instant::now());
-                    result.set_latency = Some(start.elapsed());
-                }
-                Err(f) => {
-                    result.outcome = ProbeOutcome::failed(f.class, Op::Set, f.message);
-                    return result;
-                }
-            }
-        }
-        let start = Instant::now();
-        match inner.bounded(slot, &Cmd::Get { key }, timeout).await {
-            Ok(got) => {
-                result.get_latency = Some(start.elapsed());
-                if !read_only && !same_or_newer(value, got.as_deref()) {
-                    result.outcome = ProbeOutcome::wrong_value(value, got.as_deref());
-                    result.read = got;
-                }
-            }
-            Err(f) => result.outcome = ProbeOutcome::failed(f.class, Op::Get, f.message),
-        }
-        result
+        let slot = key_slot(p.key.as_bytes());
+        let set = || async {
+            let cmd = Cmd::Set { key: p.key, value: p.value, px: p.px() };
+            inner
+                .bounded(slot, &cmd, p.timeout)
+                .await
+                .map(|_| ())
+                .map_err(|f| ProbeOutcome::failed(f.class, Op::Set, f.message))
+        };
+        let get = || async {
+            inner
+                .bounded(slot, &Cmd::Get { key: p.key }, p.timeout)
+                .await
+                .map_err(|f| ProbeOutcome::failed(f.class, Op::Get, f.message))
+        };
+        sequence(p, set, get).await
     }
 
     /// Deletes `keys` through the style's own routing, each bounded by `timeout`: they expire anyway.
