@@ -255,7 +255,7 @@ pub struct ProbeArgs {
 /// Flags of `compare`.
 #[derive(Debug, Clone, Args)]
 pub struct CompareArgs {
-    /// A target: NAME=URL[,mode=MODE][,client=STYLE], or NAME=profile:PROFILE[,client=STYLE]. Repeat.
+    /// A target: `NAME=URL[,mode=MODE][,client=STYLE]`, or `NAME=profile:PROFILE[,client=STYLE]`. Repeat.
     #[arg(long = "target", value_name = "SPEC")]
     pub targets: Vec<String>,
     /// What a target's verdict should be (default pass): NAME=fail lets a CI job assert that a known-bad

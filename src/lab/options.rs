@@ -66,7 +66,7 @@ pub struct LabOptions {
     /// default victim of kill-primary), as a client configured with one node's address has; otherwise every node.
     pub seed_node: bool,
     /// TLS only: every node, Sentinel and the HAProxy endpoint take `rediss://` connections, verified against a
-    /// CA the lab makes in its dir ([`Lab::tls_ca`]).
+    /// CA the lab makes in its dir ([`Lab::tls_ca`](super::Lab::tls_ca)).
     pub tls: bool,
 }
 

@@ -108,15 +108,15 @@ pub struct Collector {
     log: Option<EventLog>,
     /// Client events by kind.
     pub client_events: BTreeMap<String, u64>,
-    /// Topology changes seen (first [`KEEP`]).
+    /// Topology changes seen (the first 5000; the rest are counted).
     pub topology: Vec<TopologyRecord>,
     /// Topology changes left out of `topology` because of the cap.
     pub topology_dropped: u64,
-    /// Lab events seen (first [`KEEP`]).
+    /// Lab events seen (the first 5000; the rest are counted).
     pub lab: Vec<crate::events::LabStep>,
     /// Lab events left out of `lab` because of the cap.
     pub lab_dropped: u64,
-    /// Notices seen (first [`KEEP`]).
+    /// Notices seen (the first 5000; the rest are counted).
     pub notices: Vec<NoticeEvent>,
     /// Notices left out of `notices` because of the cap.
     pub notices_dropped: u64,

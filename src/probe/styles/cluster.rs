@@ -114,7 +114,7 @@ impl EmulatedCluster {
     }
 
     /// One probe, with the same contract as [`exec::write_read`](crate::probe::exec::write_read): SET `key` to
-    /// `value` with a TTL, GET it and check it with [`same_or_newer`]. Each of SET and GET is bounded by
+    /// `value` with a TTL, GET it and check it with [`same_or_newer`](crate::probe::exec::same_or_newer). Each of SET and GET is bounded by
     /// `timeout` including any refresh it triggers. A MOVED that was followed (refresh and retry) is not a
     /// failure if the retry succeeds. `read_only` probes with GET alone (a missing key is ok).
     pub async fn write_read(&self, p: &WriteRead<'_>) -> ProbeResult {
