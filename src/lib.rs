@@ -4,6 +4,10 @@
 //! in-process: flags ([`cli`]) become [`settings`], the [`connect`] factory makes fred clients, subcommands
 //! ([`commands`]) wire the pieces and hand typed reports to [`output`].
 
+// fred's command futures nest deeply; awaited inside the probe's generic SET/GET sequence their layout needs more
+// than the default 128 levels of query depth on a clean build.
+#![recursion_limit = "256"]
+
 pub mod certs;
 pub mod cli;
 pub mod clock;
