@@ -24,6 +24,7 @@
 //!   (an error reply such as `CLUSTERDOWN` is an answer).
 
 mod cluster;
+pub mod habit;
 mod policy;
 mod pool;
 mod recovery;
