@@ -97,6 +97,9 @@ pub fn describe(habit: &Habit) -> Vec<(String, String)> {
             DeadNode::DropToRandom => {
                 "dropped from the pool, no reconnect; its slots go to a random node, which answers MOVED".into()
             }
+            DeadNode::ReconnectWithFallback => "reconnects to the same address in the background; meanwhile its \
+                slots go to a connected node of its shard, else a random node, which answers MOVED"
+                .into(),
         },
     );
     row("reconnect backoff", format!("{} (backoff={})", backoff_words(&c.backoff), c.backoff));

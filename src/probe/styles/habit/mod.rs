@@ -241,6 +241,9 @@ pub enum DeadNode {
     /// Drop it from the pool (no reconnect); its slots go to a random pooled node, which answers MOVED
     /// (ioredis, `retryStrategy: null` for node connections).
     DropToRandom,
+    /// Reconnect to the same address in the background; meanwhile its slots go to a connected node of the
+    /// same shard, else to a random connected node, which answers MOVED (redis-rs 1.6).
+    ReconnectWithFallback,
 }
 
 /// Connections, backoff and timeouts.
@@ -319,6 +322,22 @@ impl Habit {
         out
     }
 
+    /// Whether anything but a redirect moves this client off a node that stopped answering: a trigger on
+    /// connection trouble, a timer, the map's age, or dropping the node from the pool. `false` (node-redis
+    /// 4/5, Lettuce 6) means it retries such a node until a MOVED arrives, which a dead node never sends.
+    pub fn leaves_silent_nodes(&self) -> bool {
+        let t = &self.triggers;
+        t.connection_error.is_some()
+            || t.consecutive_failures.is_some()
+            || t.reconnecting_for.is_some()
+            || t.reconnect_attempts.is_some()
+            || t.reconnected
+            || t.no_connection
+            || t.periodic.is_some()
+            || t.max_age.is_some()
+            || self.connections.dead_node != DeadNode::Reconnect
+    }
+
     /// The preset name followed by the overrides, as it would be typed: `lettuce@6,periodic=60s`.
     pub fn spec(&self) -> String {
         let mut s = self.name.clone();
@@ -366,5 +385,12 @@ mod tests {
         h.overrides.push(("periodic".into(), "60s".into()));
         assert_eq!(h.spec(), "lettuce@7,periodic=60s");
         assert!(preset("lettuce@6").unwrap().triggers().is_empty());
+    }
+
+    #[test]
+    fn only_redirect_driven_clients_stay_on_a_silent_node() {
+        let stays: Vec<&str> = PRESETS.into_iter().filter(|n| !preset(n).unwrap().leaves_silent_nodes()).collect();
+        assert_eq!(stays, ["node-redis@4", "node-redis@5", "lettuce@6"]);
+        assert!(parse_habit("lettuce@6,periodic=60s").unwrap().leaves_silent_nodes());
     }
 }

@@ -32,7 +32,7 @@ pub const PARAMS: [(&str, &str); 29] = [
     ("lazy", "on | off"),
     ("moved-retry", "redirect | map"),
     ("dynamic-startup-nodes", "true | false"),
-    ("dead-node", "reconnect | drop"),
+    ("dead-node", "reconnect | drop | fallback"),
     ("backoff", BACKOFF_FORMS),
     ("forget-retired", "on | off"),
     ("shared-router", "on | off"),
@@ -126,7 +126,8 @@ fn apply(h: &mut Habit, key: &str, value: &str) -> Result<(), String> {
             c.dead_node = match value {
                 "reconnect" => DeadNode::Reconnect,
                 "drop" => DeadNode::DropToRandom,
-                _ => return Err(bad("give reconnect or drop".into())),
+                "fallback" => DeadNode::ReconnectWithFallback,
+                _ => return Err(bad("give reconnect, drop or fallback".into())),
             }
         }
         "backoff" => c.backoff = parse_backoff(value)?,

@@ -361,7 +361,9 @@ fn glide_2() -> Habit {
 
 /// redis-rs cluster-async 1.6: MOVED, READONLY and a route without connection refresh; an IO error starts a
 /// reconnect loop to the same address (50 ms doubling to 1 s, unlimited); no periodic refresh. Sources: the
-/// connected known nodes; the seeds only once no connection is left. Connection timeout 1 s.
+/// connected known nodes; the seeds only once no connection is left. Connection timeout 1 s. Read at the
+/// tag, not in `clients.md`: while a node reconnects, its commands go to a connected node of its shard, else
+/// a random connected node (which answers MOVED) instead of waiting (`get_connection`).
 fn redis_rs_1_6() -> Habit {
     let source = Source {
         repo: "redis-rs/redis-rs",
@@ -377,7 +379,11 @@ fn redis_rs_1_6() -> Habit {
         moved_retry: MovedRetry::RedirectTarget,
     };
     let backoff = Backoff::Exponential { base: ms(50), factor: 2.0, max: secs(1), jitter: Jitter::None };
-    let connections = Connections { connect_timeout: Some(secs(1)), ..reconnecting(backoff) };
+    let connections = Connections {
+        dead_node: DeadNode::ReconnectWithFallback,
+        connect_timeout: Some(secs(1)),
+        ..reconnecting(backoff)
+    };
     habit("redis-rs@1.6", source, triggers, refresh, connections)
 }
 

@@ -112,6 +112,8 @@ pub fn seeds_after_failure(habit: &Habit, seeds: &[Endpoint], failed: &Endpoint)
 pub enum DeadRoute {
     /// To the owner, over the connection that is reconnecting.
     Owner(Endpoint),
+    /// To this connected node of the owner's shard (a replica, or the promoted one).
+    Shard(Endpoint),
     /// To this pooled node instead, picked at random; it answers MOVED.
     Random(Endpoint),
     /// Nowhere: the pool is empty (the client reconnects to its seeds).
@@ -119,11 +121,15 @@ pub enum DeadRoute {
 }
 
 /// Where `habit` sends a command for a slot owned by `owner`, whose connection broke, with `pool` the nodes
-/// it still holds connections to.
-pub fn dead_node_route(habit: &Habit, owner: &Endpoint, pool: &[Endpoint], seed: u64) -> DeadRoute {
+/// it still holds working connections to and `shard` the other nodes of the owner's shard.
+pub fn dead_node_route(habit: &Habit, owner: &Endpoint, shard: &[Endpoint], pool: &[Endpoint], seed: u64) -> DeadRoute {
+    let fallback = habit.connections.dead_node == DeadNode::ReconnectWithFallback;
+    if let Some(peer) = shard.iter().find(|ep| fallback && *ep != owner && pool.contains(ep)) {
+        return DeadRoute::Shard(peer.clone());
+    }
     match habit.connections.dead_node {
         DeadNode::Reconnect => DeadRoute::Owner(owner.clone()),
-        DeadNode::DropToRandom => {
+        DeadNode::DropToRandom | DeadNode::ReconnectWithFallback => {
             let others: Vec<&Endpoint> = pool.iter().filter(|ep| *ep != owner).collect();
             if others.is_empty() {
                 return DeadRoute::Nowhere;
@@ -277,12 +283,22 @@ mod tests {
         let h = preset("ioredis@5").unwrap();
         let pool = [ep(1), ep(2), ep(3)];
         for seed in 0..20 {
-            match dead_node_route(&h, &ep(1), &pool, seed) {
+            match dead_node_route(&h, &ep(1), &[ep(4)], &pool, seed) {
                 DeadRoute::Random(to) => assert!(to == ep(2) || to == ep(3), "{to}"),
                 other => panic!("{other:?}"),
             }
         }
-        assert_eq!(dead_node_route(&h, &ep(1), &[ep(1)], 0), DeadRoute::Nowhere);
-        assert_eq!(dead_node_route(&preset("node-redis@4").unwrap(), &ep(1), &pool, 0), DeadRoute::Owner(ep(1)));
+        assert_eq!(dead_node_route(&h, &ep(1), &[ep(4)], &[ep(1)], 0), DeadRoute::Nowhere);
+        let node_redis = preset("node-redis@4").unwrap();
+        assert_eq!(dead_node_route(&node_redis, &ep(1), &[ep(2)], &pool, 0), DeadRoute::Owner(ep(1)));
+    }
+
+    #[test]
+    fn redis_rs_sends_a_reconnecting_nodes_slot_to_its_shard_else_anywhere() {
+        let h = preset("redis-rs@1.6").unwrap();
+        let pool = [ep(2), ep(3), ep(4)];
+        assert_eq!(dead_node_route(&h, &ep(1), &[ep(1), ep(4)], &pool, 0), DeadRoute::Shard(ep(4)));
+        // The shard's other node is down too: any connected node, which answers MOVED.
+        assert!(matches!(dead_node_route(&h, &ep(1), &[ep(5)], &pool, 0), DeadRoute::Random(_)));
     }
 }
