@@ -58,6 +58,7 @@ pub async fn dispatch(cli: Cli) -> AppResult<ExitCode> {
         Command::FailoverRecovery(args) => crate::commands::failover_recovery::run(c, &args).await?,
         Command::Compare(args) => crate::commands::compare::run(c, &args).await?,
         Command::Monitor(args) => crate::commands::monitor::run(c, &args).await?,
+        Command::Clients(args) => crate::commands::clients::run(c, &args)?,
         Command::Completions { .. } | Command::Man => ExitCode::Ok,
         Command::Lab(args) => crate::commands::lab::run(c, &args).await?,
     };

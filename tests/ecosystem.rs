@@ -650,3 +650,33 @@ fn the_maintenance_window_runbook_is_valid_bash() {
         assert!(real.iter().any(|r| r == sub), "`{sub}` is no subcommand");
     }
 }
+
+#[test]
+fn clients_lists_every_preset_with_its_source_and_shows_one_with_overrides() {
+    let out = bin().args(["clients", "--output", "json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let list: redis_failover_probe::commands::clients::PresetList = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = list.presets.iter().map(|p| p.name.as_str()).collect();
+    for expected in
+        ["node-redis@4", "node-redis@6", "ioredis@5", "redis-py@8", "go-redis@9.22", "lettuce@7", "redis-rs@1.6"]
+    {
+        assert!(names.contains(&expected), "{expected} missing from {names:?}");
+    }
+    assert!(list.presets.iter().all(|p| p.source.contains(" @ ")), "every preset names its tag");
+    assert!(list.aliases.contains(&("moved-only".to_string(), "node-redis@4".to_string())));
+
+    let out = bin().args(["clients", "show", "lettuce@6,periodic=60s", "--output", "json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let detail: redis_failover_probe::commands::clients::PresetDetail = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(detail.rules.iter().any(|(k, v)| k == "periodically" && v.contains("60s")), "{:?}", detail.rules);
+
+    let out = bin().args(["clients", "show", "nope@1"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = text_of_stderr(&out);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("unknown client preset 'nope@1'") && err.contains("lettuce@6"), "{err}");
+}
+
+fn text_of_stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}

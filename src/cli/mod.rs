@@ -190,6 +190,13 @@ pub enum Command {
         after_help = "Example:\n  redis-failover-probe monitor --mode oss-cluster --duration 10m --interval 1s --events topo.jsonl"
     )]
     Monitor(MonitorArgs),
+    /// The client-habit presets: how each popular cluster client learns a new topology, with its source.
+    #[command(
+        after_help = "Examples:\n  redis-failover-probe clients\n  redis-failover-probe clients show lettuce@6,periodic=60s\n\n\
+        The presets are models read from each client's source; --client takes direct, fred, moved-only\n\
+        (node-redis@4) and reconnect-refresh (node-redis@6) today."
+    )]
+    Clients(ClientsArgs),
     /// Local topologies of real redis-server / Sentinel / HAProxy processes, and fault scenarios against them.
     #[command(after_help = "Examples:\n  redis-failover-probe lab up --topology cluster --seed-proxy --detach\n  \
         redis-failover-probe lab run kill-primary\n  redis-failover-probe lab down")]
@@ -344,6 +351,25 @@ pub struct RehearsalArgs {
     /// assumption: managed caches demote, migrate, then remove nodes, and say nothing of how long that takes].
     #[arg(long, value_parser = crate::duration::parse_duration, value_name = "DUR", requires = "lab", allow_hyphen_values = true)]
     pub drain: Option<Duration>,
+}
+
+/// Flags of `clients`.
+#[derive(Debug, Clone, Args)]
+pub struct ClientsArgs {
+    /// What to show (default: every preset, one line each).
+    #[command(subcommand)]
+    pub action: Option<ClientsAction>,
+}
+
+/// The `clients` subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum ClientsAction {
+    /// One preset's rules in full, with your overrides applied: PRESET[,param=value...].
+    Show {
+        /// e.g. `redis-py@8,dynamic-startup-nodes=false`.
+        #[arg(value_name = "PRESET[,param=value...]")]
+        spec: String,
+    },
 }
 
 /// Flags of `status`.

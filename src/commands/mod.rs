@@ -1,6 +1,7 @@
 //! The subcommands: each file wires settings, the connection factory and a typed report; logic lives elsewhere.
 
 pub mod client_list;
+pub mod clients;
 pub mod cluster_info;
 pub mod compare;
 pub mod connection_mode;

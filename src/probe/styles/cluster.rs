@@ -1,13 +1,14 @@
 //! [`EmulatedCluster`]: one probing client with the habits of a [`ClientStyle`] (every style but fred, which is
 //! fred's own client). It keeps its own slot map and per-node connections ([`Router`]) and decides itself when
-//! to refresh.
+//! to refresh: direct by its own rule, the others by the [`Habit`] their style stands for.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::policy::{candidates, refreshes_direct, Cause};
+use super::habit::{fmt_exact, Habit};
+use super::policy::{direct_candidates, habit_candidates, refreshes_direct, Cause};
 use super::pool::lock;
 use super::recovery::{is_connection_class, RecoveryBook, ShardRecovery};
 use super::redirect::Redirect;
@@ -54,6 +55,8 @@ pub struct EmulatedCluster {
 
 struct Inner {
     style: ClientStyle,
+    /// The habit behind the style's refreshes; `None` for direct.
+    habit: Option<Habit>,
     refresh_after: Duration,
     clock: Clock,
     events: Option<UnboundedSender<Event>>,
@@ -95,9 +98,18 @@ impl EmulatedCluster {
             return Err(AppError::BadInput(format!("--client {style} probes through fred's own cluster client")));
         }
         let router = Router::connect(factory).await?;
+        let habit = style.habit().map(|mut h| {
+            // --refresh-after is the user's own node-redis 6 setting.
+            if h.triggers.reconnecting_for.is_some_and(|d| d != options.refresh_after) {
+                h.triggers.reconnecting_for = Some(options.refresh_after);
+                h.overrides.push(("reconnecting-for".into(), fmt_exact(options.refresh_after)));
+            }
+            h
+        });
         Ok(EmulatedCluster {
             inner: Arc::new(Inner {
                 style,
+                habit,
                 refresh_after: options.refresh_after,
                 clock,
                 events: options.events,
@@ -111,6 +123,11 @@ impl EmulatedCluster {
     /// The style this client emulates.
     pub fn style(&self) -> ClientStyle {
         self.inner.style
+    }
+
+    /// The client habit behind the style's refreshes (`None` for direct).
+    pub fn habit(&self) -> Option<&Habit> {
+        self.inner.habit.as_ref()
     }
 
     /// One probe, with the same contract as [`exec::write_read`](crate::probe::exec::write_read): SET `key` to
@@ -246,8 +263,8 @@ impl Inner {
         in_flight: &mut Option<Endpoint>,
     ) -> Result<Option<String>, Failure> {
         let r = &self.router;
-        if self.style == ClientStyle::ReconnectRefresh {
-            self.refresh_if_failing(call.slot).await;
+        if let Some(after) = self.habit.as_ref().and_then(|h| h.triggers.reconnecting_for) {
+            self.refresh_if_failing(call.slot, after).await;
         }
         let ep = r.route(call.slot).ok_or_else(|| Failure::unrouted(call.slot))?;
         let seen = r.generation();
@@ -336,15 +353,16 @@ impl Inner {
         lock(&self.router.failing).remove(ep);
     }
 
-    /// A connection error or timeout at `ep`. moved-only reports the node `stuck` once it has failed for
-    /// `refresh_after`, since nothing but a MOVED will ever move it away.
+    /// A connection error or timeout at `ep`. A habit that nothing but a redirect moves off a silent node
+    /// (moved-only) reports the node `stuck` once it has failed for `refresh_after`.
     fn node_failed(&self, ep: &Endpoint) {
         let now = Instant::now();
+        let stays = self.habit.as_ref().is_some_and(|h| !h.leaves_silent_nodes());
         let stuck_for = {
             let mut failing = lock(&self.router.failing);
             let f = failing.entry(ep.clone()).or_insert_with(|| Failing::new(now));
             let failing_for = now.saturating_duration_since(f.since);
-            if self.style == ClientStyle::MovedOnly && !f.stuck_reported && failing_for >= self.refresh_after {
+            if stays && !f.stuck_reported && failing_for >= self.refresh_after {
                 f.stuck_reported = true;
                 Some(failing_for)
             } else {
@@ -356,34 +374,35 @@ impl Inner {
                 ClientEventKind::Stuck,
                 Some(ep),
                 format!(
-                    "moved-only keeps retrying {ep}: failing for {}, and this style refreshes its map only on MOVED",
+                    "{} keeps retrying {ep}: failing for {}, and this style refreshes its map only on MOVED",
+                    self.style,
                     human(d)
                 ),
             );
         }
     }
 
-    /// reconnect-refresh: refreshes when the node `slot` routes to has failed for `refresh_after`, then again
-    /// every `refresh_after` while it stays failing and routed to.
-    async fn refresh_if_failing(&self, slot: u16) {
+    /// reconnect-refresh (a habit with `reconnecting_for`): refreshes when the node `slot` routes to has failed
+    /// for `after`, then again every `after` while it stays failing and routed to.
+    async fn refresh_if_failing(&self, slot: u16, after: Duration) {
         let r = &self.router;
         let Some(ep) = r.route(slot) else { return };
-        let after = {
+        let failed_for = {
             let mut failing = lock(&r.failing);
             let Some(f) = failing.get_mut(&ep) else {
                 return;
             };
             let now = Instant::now();
             let failing_for = now.saturating_duration_since(f.since);
-            let due = f.last_refresh.is_none_or(|t| now.saturating_duration_since(t) >= self.refresh_after);
-            if failing_for < self.refresh_after || !due {
+            let due = f.last_refresh.is_none_or(|t| now.saturating_duration_since(t) >= after);
+            if failing_for < after || !due {
                 return;
             }
             f.last_refresh = Some(now);
             failing_for
         };
         let seen = r.generation();
-        let cause = Cause::ReconnectFailures { endpoint: ep.clone(), after };
+        let cause = Cause::ReconnectFailures { endpoint: ep.clone(), after: failed_for };
         self.refresh(cause, seen, None, None).await;
         if r.route(slot).as_ref() == Some(&ep) {
             let first_report =
@@ -393,8 +412,9 @@ impl Inner {
                     ClientEventKind::Stuck,
                     Some(&ep),
                     format!(
-                        "reconnect-refresh keeps retrying {ep}: failing for {}, and the refreshed map still names it",
-                        human(after)
+                        "{} keeps retrying {ep}: failing for {}, and the refreshed map still names it",
+                        self.style,
+                        human(failed_for)
                     ),
                 );
             }
@@ -410,14 +430,18 @@ impl Inner {
 
     /// Reads a new map and installs it; single-flight. `seen` is the map generation the caller acted on: if
     /// another refresh installed a newer map meanwhile, that one is used. direct asks every candidate at once
-    /// (preferring a map that routes `away.1` off the failing `away.0`); the other styles one after another.
+    /// (preferring a map that routes `away.1` off the failing `away.0`); the other styles ask the sources of
+    /// their habit one after another.
     async fn refresh(&self, cause: Cause, seen: u64, first: Option<&Endpoint>, away: Option<(&Endpoint, u16)>) {
         let r = &self.router;
         let _one_at_a_time = r.refreshing.lock().await;
         if r.generation() != seen {
             return;
         }
-        let candidates = candidates(self.style, first, &r.known(), &r.failing_nodes(), &r.seeds);
+        let candidates = match &self.habit {
+            Some(h) => habit_candidates(h, first, &r.known(), &r.failing_nodes(), &r.seeds),
+            None => direct_candidates(first, &r.known(), &r.seeds),
+        };
         let read = if self.style == ClientStyle::Direct {
             r.read_all(&candidates, away).await
         } else {

@@ -24,6 +24,7 @@
 //!   (an error reply such as `CLUSTERDOWN` is an answer).
 
 mod cluster;
+pub mod habit;
 mod policy;
 mod pool;
 mod recovery;
@@ -86,6 +87,20 @@ impl ClientStyle {
         }
     }
 
+    /// The client habit this style emulates, whose rules decide its refreshes: `None` for direct (the
+    /// cluster's own availability, no client's habit) and fred (fred's own client, probed for real).
+    /// moved-only and reconnect-refresh are the node-redis@4 and node-redis@6 presets as emulated so far: a
+    /// refresh also asks the known nodes, in map order, where node-redis 4/5 ask the MOVED sender and then
+    /// rootNodes only, and node-redis 6 takes its known nodes in a random rotation. The overrides say so.
+    pub fn habit(self) -> Option<habit::Habit> {
+        let spec = match self {
+            ClientStyle::Direct | ClientStyle::Fred => return None,
+            ClientStyle::MovedOnly => "moved-only,sources=redirector+known+seeds",
+            ClientStyle::ReconnectRefresh => "reconnect-refresh,sources=redirector+known:skip-failing+seeds",
+        };
+        habit::parse_habit(spec).ok()
+    }
+
     /// Whether this style routes keys itself over per-node connections (everything but fred). In standalone
     /// and enterprise mode there is one endpoint and nothing to route: `direct` then probes over one
     /// connection to it, as fred does.
@@ -118,5 +133,16 @@ mod tests {
         assert!(ClientStyle::Direct.is_emulated());
         assert_eq!(ClientStyle::default(), ClientStyle::Direct);
         assert!(ClientStyle::MovedOnly.is_emulated());
+    }
+
+    #[test]
+    fn the_node_redis_styles_are_habits() {
+        let moved_only = ClientStyle::MovedOnly.habit().expect("moved-only is a habit");
+        assert_eq!(moved_only.name, "node-redis@4");
+        assert!(!moved_only.leaves_silent_nodes());
+        let rr = ClientStyle::ReconnectRefresh.habit().expect("reconnect-refresh is a habit");
+        assert_eq!(rr.name, "node-redis@6");
+        assert_eq!(rr.triggers.reconnecting_for, Some(DEFAULT_REFRESH_AFTER));
+        assert!(ClientStyle::Direct.habit().is_none() && ClientStyle::Fred.habit().is_none());
     }
 }

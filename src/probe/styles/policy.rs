@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use super::habit::{self, Habit};
 use super::recovery::{is_connection_class, RecoveryHow};
-use super::ClientStyle;
 use crate::duration::human;
 use crate::probe::ErrorClass;
 use crate::topology::Endpoint;
@@ -57,16 +57,9 @@ pub(super) fn refreshes_direct(class: ErrorClass) -> bool {
         )
 }
 
-/// Who a refresh asks, in order. moved-only: the node that answered MOVED, then every other node it knows, then
-/// the seeds. reconnect-refresh: the known nodes that are not failing, then the seeds. direct: every known node
-/// and every seed (asked at once).
-pub(super) fn candidates(
-    style: ClientStyle,
-    first: Option<&Endpoint>,
-    known: &[Endpoint],
-    failing: &BTreeSet<Endpoint>,
-    seeds: &[Endpoint],
-) -> Vec<Endpoint> {
+/// Who direct's refresh asks (at once): `first` if given, every known node and every seed. The other styles
+/// ask whom their habit names ([`habit_candidates`]).
+pub(super) fn direct_candidates(first: Option<&Endpoint>, known: &[Endpoint], seeds: &[Endpoint]) -> Vec<Endpoint> {
     let mut out: Vec<Endpoint> = Vec::new();
     let mut push = |ep: &Endpoint| {
         if !out.contains(ep) {
@@ -76,15 +69,32 @@ pub(super) fn candidates(
     if let Some(ep) = first {
         push(ep);
     }
-    for ep in known {
-        if style != ClientStyle::ReconnectRefresh || !failing.contains(ep) {
-            push(ep);
-        }
-    }
-    for ep in seeds {
+    for ep in known.iter().chain(seeds) {
         push(ep);
     }
     out
+}
+
+/// Who a refresh of `habit` asks, in order: its [`sources`](habit::sources()) with `first` as the node that
+/// redirected. The emulated styles keep no retired connections and never shuffle, so neither is passed.
+pub(super) fn habit_candidates(
+    habit: &Habit,
+    first: Option<&Endpoint>,
+    known: &[Endpoint],
+    failing: &BTreeSet<Endpoint>,
+    seeds: &[Endpoint],
+) -> Vec<Endpoint> {
+    let view = habit::View {
+        redirector: first,
+        redirect_target: None,
+        known,
+        retired: &[],
+        failing,
+        seeds,
+        previous_round_failed: false,
+        seed: 0,
+    };
+    habit::sources(habit, &view)
 }
 
 #[cfg(test)]
@@ -128,17 +138,17 @@ mod tests {
 
     #[test]
     fn candidates_follow_each_style() {
+        use crate::probe::styles::ClientStyle;
         let known = [ep(1), ep(2), ep(3)];
         let failing: BTreeSet<Endpoint> = [ep(2)].into_iter().collect();
         let seeds = [ep(9), ep(1)];
-        assert_eq!(
-            candidates(ClientStyle::MovedOnly, Some(&ep(3)), &known, &failing, &seeds),
-            vec![ep(3), ep(1), ep(2), ep(9)]
-        );
-        assert_eq!(
-            candidates(ClientStyle::ReconnectRefresh, None, &known, &failing, &seeds),
-            vec![ep(1), ep(3), ep(9)]
-        );
-        assert_eq!(candidates(ClientStyle::Direct, None, &known, &failing, &seeds), vec![ep(1), ep(2), ep(3), ep(9)]);
+        let moved_only = ClientStyle::MovedOnly.habit().unwrap();
+        let rr = ClientStyle::ReconnectRefresh.habit().unwrap();
+        // moved-only: the MOVED sender, every other known node, the seeds.
+        assert_eq!(habit_candidates(&moved_only, Some(&ep(3)), &known, &failing, &seeds), [ep(3), ep(1), ep(2), ep(9)]);
+        // reconnect-refresh: the known nodes that are not failing, the seeds (after a MOVED, its sender first).
+        assert_eq!(habit_candidates(&rr, None, &known, &failing, &seeds), [ep(1), ep(3), ep(9)]);
+        assert_eq!(habit_candidates(&rr, Some(&ep(2)), &known, &failing, &seeds), [ep(2), ep(1), ep(3), ep(9)]);
+        assert_eq!(direct_candidates(None, &known, &seeds), [ep(1), ep(2), ep(3), ep(9)]);
     }
 }
