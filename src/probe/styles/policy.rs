@@ -84,16 +84,7 @@ pub(super) fn habit_candidates(
     failing: &BTreeSet<Endpoint>,
     seeds: &[Endpoint],
 ) -> Vec<Endpoint> {
-    let view = habit::View {
-        redirector: first,
-        redirect_target: None,
-        known,
-        retired: &[],
-        failing,
-        seeds,
-        previous_round_failed: false,
-        seed: 0,
-    };
+    let view = habit::View { redirector: first, ..habit::View::of(known, failing, seeds, 0) };
     habit::sources(habit, &view)
 }
 

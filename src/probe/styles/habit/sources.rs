@@ -30,6 +30,22 @@ pub struct View<'a> {
     pub seed: u64,
 }
 
+impl<'a> View<'a> {
+    /// A view with nothing redirected, nothing retired, no failed round and shuffle seed `seed`.
+    pub fn of(known: &'a [Endpoint], failing: &'a BTreeSet<Endpoint>, seeds: &'a [Endpoint], seed: u64) -> Self {
+        View {
+            redirector: None,
+            redirect_target: None,
+            known,
+            retired: &[],
+            failing,
+            seeds,
+            previous_round_failed: false,
+            seed,
+        }
+    }
+}
+
 /// The nodes a refresh asks, in order, each once.
 pub fn sources(habit: &Habit, view: &View<'_>) -> Vec<Endpoint> {
     let mut out: Vec<Endpoint> = Vec::new();
@@ -175,16 +191,7 @@ mod tests {
     }
 
     fn view<'a>(known: &'a [Endpoint], failing: &'a BTreeSet<Endpoint>, seeds: &'a [Endpoint]) -> View<'a> {
-        View {
-            redirector: None,
-            redirect_target: None,
-            known,
-            retired: &[],
-            failing,
-            seeds,
-            previous_round_failed: false,
-            seed: 7,
-        }
+        View::of(known, failing, seeds, 7)
     }
 
     #[test]
