@@ -50,7 +50,11 @@ pub fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
     if stdout_is_terminal() {
         t.load_preset(presets::UTF8_FULL_CONDENSED);
-        t.set_content_arrangement(ContentArrangement::Dynamic);
+        // A terminal that reports no width (a pty nobody sized, as `script` or some CI runners make) would squeeze
+        // every column to one character; then the table keeps its natural width.
+        if t.width().is_some_and(|w| w > 0) {
+            t.set_content_arrangement(ContentArrangement::Dynamic);
+        }
     } else {
         t.load_preset(presets::ASCII_FULL_CONDENSED);
     }
