@@ -37,6 +37,7 @@ async fn main() -> anyhow::Result<()> {
         read_only: false,
         prefix: "rfp:example:".into(),
         run_id: connect::run_id(),
+        pause: None,
     };
     let (targets, _topology) = engine::plan(&conn, &parsed.endpoint, 1, &cfg).await;
     let clock = Clock::start();

@@ -208,6 +208,16 @@ impl EventLog {
         Ok(EventLog { path: path.to_path_buf(), out: BufWriter::new(file) })
     }
 
+    /// Opens the file to add to what it holds (a matrix writes one session after another into it).
+    pub fn append(path: &Path) -> AppResult<Self> {
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)
+            .map_err(|e| AppError::BadInput(format!("cannot write the events file {}: {e}", path.display())))?;
+        Ok(EventLog { path: path.to_path_buf(), out: BufWriter::new(file) })
+    }
+
     /// Appends one event and flushes.
     pub fn write(&mut self, event: &Event) -> AppResult<()> {
         let line = serde_json::to_string(event).unwrap_or_default();

@@ -23,6 +23,7 @@ pub mod exit;
 pub mod inspect;
 pub mod known_nodes;
 pub mod lab;
+pub mod matrix;
 pub mod metrics;
 pub mod mode;
 pub mod notices;

@@ -57,6 +57,7 @@ pub async fn dispatch(cli: Cli) -> AppResult<ExitCode> {
         Command::ConnectionMode => crate::commands::connection_mode::run(c).await?,
         Command::FailoverRecovery(args) => crate::commands::failover_recovery::run(c, &args).await?,
         Command::Compare(args) => crate::commands::compare::run(c, &args).await?,
+        Command::Matrix(args) => crate::commands::matrix::run(c, &args).await?,
         Command::Monitor(args) => crate::commands::monitor::run(c, &args).await?,
         Command::Clients(args) => crate::commands::clients::run(c, &args)?,
         Command::Completions { .. } | Command::Man => ExitCode::Ok,

@@ -19,7 +19,7 @@ use redis_failover_probe::clock::Clock;
 use redis_failover_probe::connect::Factory;
 use redis_failover_probe::events::Event;
 use redis_failover_probe::mode::Mode;
-use redis_failover_probe::probe::styles::{ClientStyle, EmulatedCluster, RecoveryHow, ShardRecovery, StyleOptions};
+use redis_failover_probe::probe::styles::{ClientSpec, EmulatedCluster, RecoveryHow, ShardRecovery, StyleOptions};
 use redis_failover_probe::probe::ErrorClass;
 use redis_failover_probe::settings::Target;
 use redis_failover_probe::topology::{key_slot, tag_for_slot, tag_in_ranges, Endpoint, SlotRange};
@@ -388,16 +388,17 @@ fn drain(rx: &mut UnboundedReceiver<Event>) -> Vec<(String, String)> {
 
 async fn connect(
     cluster: &LocalCluster,
-    style: ClientStyle,
+    style: &str,
     refresh_after: Duration,
     clock: Clock,
 ) -> (EmulatedCluster, UnboundedReceiver<Event>) {
+    let spec = ClientSpec::parse(style).unwrap_or_else(|e| panic!("{e}"));
     let mut target = Target::local(vec![cluster.endpoint(0)], Mode::OssCluster);
     target.timeout = TIMEOUT;
     let factory = Arc::new(Factory::new(target).expect("factory"));
     let (tx, rx) = unbounded_channel();
     let options = StyleOptions { refresh_after, events: Some(tx), source: style.to_string() };
-    let client = EmulatedCluster::connect_with(factory, style, clock, options)
+    let client = EmulatedCluster::connect_with(factory, &spec, clock, options)
         .await
         .unwrap_or_else(|e| panic!("connecting {style}: {e}"));
     (client, rx)
@@ -427,9 +428,8 @@ fn role_swap_is_followed_on_moved() {
 async fn killed_primary() {
     let mut cluster = LocalCluster::start();
     let clock = Clock::start();
-    let (moved_only, mut mo_events) = connect(&cluster, ClientStyle::MovedOnly, Duration::from_secs(5), clock).await;
-    let (reconnect, mut rr_events) =
-        connect(&cluster, ClientStyle::ReconnectRefresh, Duration::from_secs(2), clock).await;
+    let (moved_only, mut mo_events) = connect(&cluster, "moved-only", Duration::from_secs(5), clock).await;
+    let (reconnect, mut rr_events) = connect(&cluster, "reconnect-refresh", Duration::from_secs(2), clock).await;
 
     let victim = 1; // primary of 5461-10922; node 4 is its replica
     let victim_ep = cluster.endpoint(victim);
@@ -568,8 +568,8 @@ async fn killed_primary() {
 async fn role_swap() {
     let cluster = LocalCluster::start();
     let clock = Clock::start();
-    let (moved_only, mut mo_events) = connect(&cluster, ClientStyle::MovedOnly, Duration::from_secs(5), clock).await;
-    let (direct, _direct_events) = connect(&cluster, ClientStyle::Direct, Duration::from_secs(5), clock).await;
+    let (moved_only, mut mo_events) = connect(&cluster, "moved-only", Duration::from_secs(5), clock).await;
+    let (direct, _direct_events) = connect(&cluster, "direct", Duration::from_secs(5), clock).await;
 
     let shard = 0; // node 3 replicates node 0
     let keys = keys_per_shard(&moved_only);

@@ -190,11 +190,22 @@ pub enum Command {
         after_help = "Example:\n  redis-failover-probe monitor --mode oss-cluster --duration 10m --interval 1s --events topo.jsonl"
     )]
     Monitor(MonitorArgs),
+    /// The survival matrix: every requested client probing the same lab through each scenario, client ×
+    /// scenario: recovered or stuck, when, and how.
+    #[command(
+        after_help = "Examples:\n  redis-failover-probe matrix --lab kill-primary,rolling-replace,hang-primary --clients all\n  \
+        redis-failover-probe matrix --lab rolling-replace --seed node --clients redis-py@8,ioredis@5,fred\n  \
+        redis-failover-probe matrix --lab kill-primary --clients all --traffic both --report matrix.md \\\n    \
+        --expect node-redis@4=fail --expect lettuce@6=fail\n\n\
+        A client is direct, fred or PRESET[,param=value...] (see `clients`); in --clients a param=value after a\n\
+        preset belongs to it: --clients lettuce@6,periodic=60s,ioredis@5."
+    )]
+    Matrix(MatrixArgs),
     /// The client-habit presets: how each popular cluster client learns a new topology, with its source.
     #[command(
         after_help = "Examples:\n  redis-failover-probe clients\n  redis-failover-probe clients show lettuce@6,periodic=60s\n\n\
-        The presets are models read from each client's source; --client takes direct, fred, moved-only\n\
-        (node-redis@4) and reconnect-refresh (node-redis@6) today."
+        The presets are models read from each client's source; --client (failover-recovery, compare) and\n\
+        --clients (matrix) take any of them, with overrides, besides direct and fred."
     )]
     Clients(ClientsArgs),
     /// Local topologies of real redis-server / Sentinel / HAProxy processes, and fault scenarios against them.
@@ -262,17 +273,28 @@ pub struct ProbeArgs {
 /// Flags of `compare`.
 #[derive(Debug, Clone, Args)]
 pub struct CompareArgs {
-    /// A target: `NAME=URL[,mode=MODE][,client=STYLE]`, or `NAME=profile:PROFILE[,client=STYLE]`. Repeat.
+    /// A target: `NAME=URL[,mode=MODE][,client=CLIENT]`, or `NAME=profile:PROFILE[,client=CLIENT]`. Repeat.
+    /// `client=` comes last and takes a preset with its overrides: `client=lettuce@6,periodic=60s`.
     #[arg(long = "target", value_name = "SPEC")]
     pub targets: Vec<String>,
     /// What a target's verdict should be (default pass): NAME=fail lets a CI job assert that a known-bad
     /// configuration does fail. The exit code is 0 when every expectation holds.
     #[arg(long = "expect", value_name = "NAME=pass|fail")]
     pub expect: Vec<String>,
+    /// With `--lab`: who probes the lab's cluster, one source each (repeat; a preset takes its own
+    /// `,param=value`). Default: direct, fred, moved-only, reconnect-refresh. The enterprise endpoint is
+    /// always probed by direct.
+    #[arg(
+        long = "client",
+        value_name = "CLIENT",
+        value_parser = crate::probe::styles::ClientSpec::parse,
+        default_values = ["direct", "fred", "moved-only", "reconnect-refresh"]
+    )]
+    pub clients: Vec<crate::probe::styles::ClientSpec>,
     /// Probe flags.
     #[command(flatten)]
     pub probe: ProbeArgs,
-    /// Rehearsal options (`--lab SCENARIO`: a cluster and an enterprise topology, four targets).
+    /// Rehearsal options (`--lab SCENARIO`: a cluster and an enterprise topology, one source per `--client`).
     #[command(flatten)]
     pub lab: RehearsalArgs,
 }
@@ -306,10 +328,11 @@ pub struct FailoverRecoveryArgs {
     /// Standalone / enterprise: how many keys to probe on the one endpoint.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub keys: u32,
-    /// oss-cluster: who probes. `direct` (default) measures each shard's own availability; `fred`,
-    /// `moved-only` and `reconnect-refresh` measure what that client's habits make of it.
-    #[arg(long, value_enum, default_value_t = crate::probe::styles::ClientStyle::Direct)]
-    pub client: crate::probe::styles::ClientStyle,
+    /// oss-cluster: who probes. `direct` (default) measures each shard's own availability; `fred` probes with
+    /// fred's own cluster client; a client preset, `PRESET[,param=value...]` (see `clients`), measures what
+    /// that client's habits make of it, e.g. `lettuce@6,periodic=60s` (aliases: moved-only, reconnect-refresh).
+    #[arg(long, default_value = "direct", value_parser = crate::probe::styles::ClientSpec::parse, value_name = "CLIENT")]
+    pub client: crate::probe::styles::ClientSpec,
     /// Probe flags.
     #[command(flatten)]
     pub probe: ProbeArgs,
@@ -351,6 +374,72 @@ pub struct RehearsalArgs {
     /// assumption: managed caches demote, migrate, then remove nodes, and say nothing of how long that takes].
     #[arg(long, value_parser = crate::duration::parse_duration, value_name = "DUR", requires = "lab", allow_hyphen_values = true)]
     pub drain: Option<Duration>,
+}
+
+/// Flags of `matrix`.
+#[derive(Debug, Clone, Args)]
+pub struct MatrixArgs {
+    /// The scenarios, comma-separated, each on a fresh lab cluster, one after another.
+    #[arg(long = "lab", value_enum, value_delimiter = ',', required = true, value_name = "SCENARIO,...")]
+    pub scenarios: Vec<crate::lab::ScenarioKind>,
+    /// The clients (rows): `all` (every preset, then fred), or a comma-separated list of direct, fred and
+    /// PRESET[,param=value...]; a `param=value` belongs to the preset before it. direct (the shards' own
+    /// availability) is always the first row.
+    #[arg(long, default_value = "all", value_name = "CLIENT,...")]
+    pub clients: String,
+    /// Traffic through each scenario: busy (probes throughout), idle (no probes from the injection until the
+    /// scenario ended: a quiet shard, or the night), both (each scenario twice).
+    #[arg(long, value_enum, default_value_t = TrafficChoice::Busy)]
+    pub traffic: TrafficChoice,
+    /// What a client's fate should be: `[SCENARIO:]CLIENT=pass|fail` (pass: recovered; fail: stuck). Repeat.
+    /// Every other cell is expected to recover. The exit code is 0 when every cell is as expected.
+    #[arg(long = "expect", value_name = "[SCENARIO:]CLIENT=pass|fail")]
+    pub expect: Vec<String>,
+    /// How long each scenario's run probes [default: --at + 30s + the longest refresh timer of the requested
+    /// clients (periodic refresh, map age, reconnect time), at most 120s].
+    #[arg(long, value_parser = parse_positive_duration, value_name = "DUR", allow_hyphen_values = true)]
+    pub duration: Option<Duration>,
+    /// Time between probes of each shard, per client.
+    #[arg(long, default_value = "200ms", value_parser = parse_positive_duration, value_name = "DUR", allow_hyphen_values = true)]
+    pub interval: Duration,
+    /// When to inject each scenario, after probing starts.
+    #[arg(long, default_value = "5s", value_parser = crate::duration::parse_duration, value_name = "DUR", allow_hyphen_values = true)]
+    pub at: Duration,
+    /// hang-primary: how long the primary stays stopped.
+    #[arg(long = "for", value_parser = parse_positive_duration, value_name = "DUR", allow_hyphen_values = true)]
+    pub hang_for: Option<Duration>,
+    /// Which shard the scenarios act on (index by first slot; default the shard owning slot 0).
+    #[arg(long)]
+    pub shard: Option<usize>,
+    /// Lab cluster primaries.
+    #[arg(long, default_value_t = 3)]
+    pub primaries: usize,
+    /// Lab replicas per primary.
+    #[arg(long, default_value_t = 1)]
+    pub replicas: usize,
+    /// The clients' seed: a HAProxy discovery endpoint (proxy), or the node owning slot 0 (node).
+    #[arg(long, value_enum, default_value_t = crate::lab::SeedKind::Proxy)]
+    pub seed: crate::lab::SeedKind,
+    /// replace-node, rolling-replace: how long a demoted primary keeps answering MOVED before it is shut down.
+    #[arg(long, value_parser = crate::duration::parse_duration, value_name = "DUR", allow_hyphen_values = true)]
+    pub drain: Option<Duration>,
+    /// Write the matrix to FILE: FILE.md (Markdown) or FILE.json.
+    #[arg(long, help_heading = "Output", value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Write every event of every scenario as JSON lines to FILE (one file; each scenario restarts the clock).
+    #[arg(long, help_heading = "Output", value_name = "FILE")]
+    pub events: Option<PathBuf>,
+}
+
+/// `matrix --traffic`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TrafficChoice {
+    /// Probes throughout.
+    Busy,
+    /// No probes while the scenario runs.
+    Idle,
+    /// Each scenario twice: busy, then idle.
+    Both,
 }
 
 /// Flags of `clients`.

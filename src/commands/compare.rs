@@ -5,21 +5,19 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
+use super::sources::{self, cleanup, futures_join, prepare};
 use super::{failover_recovery, rehearsal, Ctx};
 use crate::cli::CompareArgs;
 use crate::clock::Clock;
-use crate::connect::{self, Connection, Factory};
+use crate::connect::{self, Factory};
 use crate::error::{AppError, AppResult};
-use crate::events::{Event, EventLog};
+use crate::events::EventLog;
 use crate::exit::ExitCode;
 use crate::lab::TopologyKind;
 use crate::mode::Mode;
-use crate::probe::engine::{self, EngineConfig, FredProber, Prober};
-use crate::probe::session::{Session, Source};
-use crate::probe::styles::{ClientStyle, EmulatedCluster, StyleOptions};
-use crate::probe::targets::{self, ProbeTarget};
+use crate::probe::session::Session;
+use crate::probe::styles::ClientSpec;
 use crate::probe::{collect::Collector, judge, plan, Verdict, VerdictPolicy};
 use crate::report::{SourceInfo, SourceRecovery, SourceVerdict};
 use crate::settings::Target;
@@ -33,8 +31,8 @@ pub enum Location {
     Profile(String),
 }
 
-/// One parsed `--target NAME=URL[,mode=MODE][,client=STYLE]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One parsed `--target NAME=URL[,mode=MODE][,client=CLIENT]`.
+#[derive(Debug, Clone, PartialEq)]
 pub struct TargetSpec {
     /// Name shown in tables and used by `--expect`.
     pub name: String,
@@ -42,15 +40,16 @@ pub struct TargetSpec {
     pub location: Location,
     /// Mode override.
     pub mode: Option<Mode>,
-    /// Client style.
-    pub client: ClientStyle,
+    /// Who probes it.
+    pub client: ClientSpec,
 }
 
 /// Parses a `--target` value.
 pub fn parse_spec(text: &str) -> AppResult<TargetSpec> {
     let bad = |why: &str| {
         AppError::BadInput(format!(
-            "--target '{}': {why} (expected NAME=URL[,mode=MODE][,client=STYLE] or NAME=profile:NAME)",
+            "--target '{}': {why} (expected NAME=URL[,mode=MODE][,client=CLIENT] or NAME=profile:NAME; client= comes last, \
+             its own ,param=value included)",
             crate::secret::redact_urls(text)
         ))
     };
@@ -59,6 +58,11 @@ pub fn parse_spec(text: &str) -> AppResult<TargetSpec> {
     if name.is_empty() || name.contains(['/', ' ']) {
         return Err(bad("the name must be non-empty, without spaces or '/'"));
     }
+    // `client=` takes the rest: a preset's own `,param=value` overrides belong to it.
+    let (rest, client) = match rest.find(",client=") {
+        Some(i) => (&rest[..i], Some(&rest[i + ",client=".len()..])),
+        None => (rest, None),
+    };
     let mut parts = rest.split(',');
     let first = parts.next().unwrap_or("").trim();
     if first.is_empty() {
@@ -68,7 +72,11 @@ pub fn parse_spec(text: &str) -> AppResult<TargetSpec> {
         Some(p) => Location::Profile(p.to_string()),
         None => Location::Url(first.to_string()),
     };
-    let mut spec = TargetSpec { name: name.to_string(), location, mode: None, client: ClientStyle::Direct };
+    let client = match client {
+        Some(c) => ClientSpec::parse(c).map_err(|e| bad(&e))?,
+        None => ClientSpec::direct(),
+    };
+    let mut spec = TargetSpec { name: name.to_string(), location, mode: None, client };
     for opt in parts {
         let (k, v) = opt.split_once('=').ok_or_else(|| bad(&format!("'{opt}' is not key=value")))?;
         match k.trim() {
@@ -77,10 +85,6 @@ pub fn parse_spec(text: &str) -> AppResult<TargetSpec> {
                     <Mode as clap::ValueEnum>::from_str(v.trim(), true)
                         .map_err(|_| bad(&format!("unknown mode '{v}'")))?,
                 )
-            }
-            "client" => {
-                spec.client = <ClientStyle as clap::ValueEnum>::from_str(v.trim(), true)
-                    .map_err(|_| bad(&format!("unknown client style '{v}'")))?
             }
             other => return Err(bad(&format!("unknown option '{other}'"))),
         }
@@ -102,81 +106,6 @@ pub fn parse_expectations(values: &[String]) -> AppResult<BTreeMap<String, bool>
         out.insert(name.trim().to_string(), pass);
     }
     Ok(out)
-}
-
-/// A source ready to probe.
-struct Prepared {
-    info: SourceInfo,
-    prober: Arc<dyn Prober>,
-    conn: Option<Connection>,
-    emulated: Option<EmulatedCluster>,
-    factory: Arc<Factory>,
-    targets: Vec<ProbeTarget>,
-    topology: Option<crate::topology::Topology>,
-    cfg: EngineConfig,
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn prepare(
-    name: &str,
-    factory: Arc<Factory>,
-    style: ClientStyle,
-    refresh_after: Duration,
-    cfg: EngineConfig,
-    clock: Clock,
-    tx: &tokio::sync::mpsc::UnboundedSender<Event>,
-) -> AppResult<Prepared> {
-    let mode = factory.target().mode;
-    let info = SourceInfo {
-        name: name.to_string(),
-        mode: mode.to_string(),
-        client: style.to_string(),
-        endpoints: factory.target().display_urls(),
-    };
-    if style.is_emulated() && failover_recovery::check_style(style, mode).is_err() {
-        return Err(AppError::BadInput(format!("target {name}: client={style} needs mode=oss-cluster")));
-    }
-    if failover_recovery::routes_itself(style, mode) {
-        let options = StyleOptions { refresh_after, events: Some(tx.clone()), source: name.to_string() };
-        let emu = EmulatedCluster::connect_with(Arc::clone(&factory), style, clock, options).await?;
-        let topology = emu.topology();
-        let targets = targets::for_cluster(&topology, &cfg.prefix, &cfg.run_id);
-        return Ok(Prepared {
-            info,
-            prober: Arc::new(emu.clone()),
-            conn: None,
-            emulated: Some(emu),
-            factory,
-            targets,
-            topology: Some(topology),
-            cfg,
-        });
-    }
-    let conn = factory.connect().await?;
-    let (targets, topology) = engine::plan(&conn, &factory.target().seeds[0], 1, &cfg).await;
-    Ok(Prepared {
-        info,
-        prober: Arc::new(FredProber(conn.clone())),
-        conn: Some(conn),
-        emulated: None,
-        factory,
-        targets,
-        topology,
-        cfg,
-    })
-}
-
-/// Deletes one source's probe keys through the connection it probed with, bounded: they expire anyway.
-async fn cleanup(p: &Prepared) {
-    let keys: Vec<String> = p.targets.iter().map(|t| t.key.clone()).collect();
-    if let Some(conn) = &p.conn {
-        failover_recovery::cleanup(conn, &keys).await;
-        conn.close().await;
-    }
-    if let Some(emu) = &p.emulated {
-        emu.delete(&keys, p.factory.target().timeout).await;
-        emu.close().await;
-    }
 }
 
 /// A factory for one `--target`.
@@ -218,7 +147,7 @@ pub async fn run(c: &Ctx, args: &CompareArgs) -> AppResult<ExitCode> {
 
     // Labs first (slow), then the sources.
     let mut labs = Vec::new();
-    let mut plan_sources: Vec<(String, Arc<Factory>, ClientStyle)> = Vec::new();
+    let mut plan_sources: Vec<(String, Arc<Factory>, ClientSpec)> = Vec::new();
     if args.lab.lab.is_some() {
         for kind in [TopologyKind::Cluster, TopologyKind::Enterprise] {
             match rehearsal::start(kind, &args.lab).await {
@@ -243,13 +172,13 @@ pub async fn run(c: &Ctx, args: &CompareArgs) -> AppResult<ExitCode> {
             fred_use_cache: c.settings.target.fred_use_cache,
             ..labs[1].target()
         })?);
-        for style in ClientStyle::ALL {
-            plan_sources.push((style.to_string(), Arc::clone(&cluster), style));
+        for client in &args.clients {
+            plan_sources.push((client.to_string(), Arc::clone(&cluster), client.clone()));
         }
-        plan_sources.push(("enterprise".into(), enterprise, ClientStyle::Direct));
+        plan_sources.push(("enterprise".into(), enterprise, ClientSpec::direct()));
     } else {
         for spec in &specs {
-            plan_sources.push((spec.name.clone(), factory_for(c, spec)?, spec.client));
+            plan_sources.push((spec.name.clone(), factory_for(c, spec)?, spec.client.clone()));
         }
     }
     let run_id = connect::run_id();
@@ -260,7 +189,7 @@ pub async fn run(c: &Ctx, args: &CompareArgs) -> AppResult<ExitCode> {
     for (i, (name, factory, style)) in plan_sources.into_iter().enumerate() {
         // Each source writes its own keys, so sources on the same cluster never read each other's values.
         let cfg = plan::engine_config(&probe, &name, timeout, &format!("{run_id}{i}"));
-        match prepare(&name, factory, style, probe.refresh_after, cfg, clock, &tx).await {
+        match prepare(&name, factory, &style, probe.refresh_after, cfg, clock, &tx).await {
             Ok(p) => prepared.push(p),
             Err(e) => {
                 for p in &prepared {
@@ -273,32 +202,7 @@ pub async fn run(c: &Ctx, args: &CompareArgs) -> AppResult<ExitCode> {
             }
         }
     }
-    // One topology watcher for the run: the first oss-cluster target's cluster. Sources probing that same cluster
-    // (same seeds) re-plan from its reads; a source on another cluster keeps its initial targets.
-    let watched = prepared.iter().find(|p| p.factory.target().mode == Mode::OssCluster);
-    let (publish, feed) = tokio::sync::watch::channel(watched.and_then(|p| p.topology.clone()));
-    let watched_seeds = watched.map(|p| p.factory.target().seeds.clone());
-    let watcher = watched.map(|p| {
-        let plan = crate::watch::WatchPlan {
-            mode: Mode::OssCluster,
-            interval: probe.topology_interval,
-            duration: probe.duration,
-            publish: Some(publish),
-        };
-        tokio::spawn(crate::watch::run(p.factory.clone(), plan, clock, tx.clone(), session.stopped()))
-    });
-    let sources: Vec<Source> = prepared
-        .iter()
-        .map(|p| Source {
-            prober: p.prober.clone(),
-            conn: p.conn.clone(),
-            targets: p.targets.clone(),
-            feed: (p.factory.target().mode == Mode::OssCluster
-                && watched_seeds.as_ref() == Some(&p.factory.target().seeds))
-            .then(|| feed.clone()),
-            cfg: p.cfg.clone(),
-        })
-        .collect();
+    let (watcher, sources) = sources::watch_and_plan(&prepared, &probe, clock, &tx, session.stopped());
     let collector = Collector::new(clock, probe.duration, plan::STRIP_WIDTH, log);
     let view = crate::render::choose(c.settings.output, probe.duration, "compare");
     let stopped = session.stopped();
@@ -392,30 +296,6 @@ pub async fn run(c: &Ctx, args: &CompareArgs) -> AppResult<ExitCode> {
     Ok(failover_recovery::finish(c, &summary, probe.report.as_deref(), outcome.collector.log_error.as_deref()))
 }
 
-/// Runs futures that are not `Send` side by side on this task and collects their outputs in order.
-async fn futures_join<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut pinned: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = (0..pinned.len()).map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (i, f) in pinned.iter_mut().enumerate() {
-            if outputs[i].is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => outputs[i] = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    outputs.into_iter().map(|o| o.expect("every future finished")).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -426,12 +306,14 @@ mod tests {
         assert_eq!(s.name, "oss");
         assert_eq!(s.location, Location::Url("rediss://h:10000".into()));
         assert_eq!(s.mode, Some(Mode::OssCluster));
-        assert_eq!(s.client, ClientStyle::MovedOnly);
+        assert_eq!(s.client.label, "moved-only");
         let s = parse_spec("prod=profile:PROD").unwrap();
         assert_eq!(s.location, Location::Profile("PROD".into()));
-        assert_eq!(s.client, ClientStyle::Direct);
+        assert_eq!(s.client, ClientSpec::direct());
+        let s = parse_spec("l=redis://h,mode=oss-cluster,client=lettuce@6,periodic=60s").unwrap();
+        assert_eq!((s.mode, s.client.label.as_str()), (Some(Mode::OssCluster), "lettuce@6,periodic=60s"));
         assert!(parse_spec("noname").is_err());
-        assert!(parse_spec("x=redis://h,client=jedis").unwrap_err().to_string().contains("unknown client style"));
+        assert!(parse_spec("x=redis://h,client=jedis").unwrap_err().to_string().contains("unknown client 'jedis'"));
         let e = parse_spec("x=redis://u:pw-secret@h,bogus=1").unwrap_err().to_string();
         assert!(e.contains("unknown option") && !e.contains("pw-secret"), "{e}");
     }

@@ -14,7 +14,7 @@ use crate::mode::Mode;
 use crate::output;
 use crate::probe::collect::{self, Collector};
 use crate::probe::session::{Session, SessionOutcome, Source};
-use crate::probe::styles::{ClientStyle, EmulatedCluster, StyleOptions};
+use crate::probe::styles::{ClientSpec, EmulatedCluster, StyleOptions};
 use crate::probe::{engine, judge, plan, targets, VerdictPolicy};
 use crate::report::{self, LabSummary, RunSummary, SourceInfo, SourceSchedule};
 use crate::settings::Target;
@@ -103,17 +103,17 @@ pub async fn cleanup(conn: &Connection, keys: &[String]) {
     }
 }
 
-/// Whether `style` routes keys itself in `mode`: every style but fred on a cluster. One endpoint (standalone,
-/// enterprise) has nothing to route, so direct probes it over fred's one connection.
-pub fn routes_itself(style: ClientStyle, mode: Mode) -> bool {
-    style.is_emulated() && mode == Mode::OssCluster
+/// Whether `client` routes keys itself in `mode`: every client but fred on a cluster. One endpoint
+/// (standalone, enterprise) has nothing to route, so direct probes it over fred's one connection.
+pub fn routes_itself(client: &ClientSpec, mode: Mode) -> bool {
+    client.is_emulated() && mode == Mode::OssCluster
 }
 
-/// Refuses a client style that cannot probe `mode`, before anything is started.
-pub fn check_style(style: ClientStyle, mode: Mode) -> AppResult<()> {
-    if style.is_emulated() && style != ClientStyle::Direct && mode != Mode::OssCluster {
+/// Refuses a client that cannot probe `mode`, before anything is started.
+pub fn check_style(client: &ClientSpec, mode: Mode) -> AppResult<()> {
+    if client.habit().is_some() && mode != Mode::OssCluster {
         return Err(AppError::BadInput(format!(
-            "--client {style} emulates a cluster client: it needs --mode oss-cluster"
+            "--client {client} emulates a cluster client: it needs --mode oss-cluster"
         )));
     }
     Ok(())
@@ -123,7 +123,7 @@ pub fn check_style(style: ClientStyle, mode: Mode) -> AppResult<()> {
 pub async fn run(c: &Ctx, args: &FailoverRecoveryArgs) -> AppResult<ExitCode> {
     let probe = crate::cli::probe_settings(&args.probe)?;
     rehearsal::validate(&args.lab, probe.duration)?;
-    check_style(args.client, c.settings.target.mode)?;
+    check_style(&args.client, c.settings.target.mode)?;
     let log = probe.events.as_deref().map(EventLog::create).transpose()?;
     let metrics =
         crate::metrics::MetricsSink::start(probe.metrics_listen.as_deref(), probe.metrics_file.as_deref()).await?;
@@ -151,11 +151,11 @@ pub async fn run(c: &Ctx, args: &FailoverRecoveryArgs) -> AppResult<ExitCode> {
     let tx = session.sender();
     let stopped = session.stopped();
     // The probing client: a routed style over its own per-node connections, or fred's client.
-    let routed = routes_itself(args.client, target.mode);
+    let routed = routes_itself(&args.client, target.mode);
     let connected = if routed {
         let options =
             StyleOptions { refresh_after: probe.refresh_after, events: Some(tx.clone()), source: String::new() };
-        EmulatedCluster::connect_with(Arc::clone(&factory), args.client, clock, options).await.map(Probing::Routed)
+        EmulatedCluster::connect_with(Arc::clone(&factory), &args.client, clock, options).await.map(Probing::Routed)
     } else {
         factory.connect().await.map(Probing::Fred)
     };

@@ -15,7 +15,7 @@ use crate::exit::ExitCode;
 use crate::inspect;
 use crate::mode::Mode;
 use crate::output::{self, Report};
-use crate::probe::styles::{ClientStyle, EmulatedCluster, DEFAULT_REFRESH_AFTER};
+use crate::probe::styles::{ClientSpec, EmulatedCluster, DEFAULT_REFRESH_AFTER};
 use crate::probe::{exec, targets, ProbeTarget};
 
 /// Default time between checks with `--watch`.
@@ -119,7 +119,7 @@ async fn connect_checker(c: &Ctx) -> AppResult<Checker> {
     if c.settings.target.mode == Mode::OssCluster {
         let clock = Clock::start();
         let emu =
-            EmulatedCluster::connect(c.factory.clone(), ClientStyle::Direct, DEFAULT_REFRESH_AFTER, clock).await?;
+            EmulatedCluster::connect(c.factory.clone(), &ClientSpec::direct(), DEFAULT_REFRESH_AFTER, clock).await?;
         Ok(Checker::Cluster(emu))
     } else {
         Ok(Checker::Endpoint(c.factory.connect().await?))

@@ -8,9 +8,11 @@ pub mod connection_mode;
 pub mod failover_recovery;
 pub mod health;
 pub mod lab;
+pub mod matrix;
 pub mod monitor;
 pub mod rehearsal;
 pub mod slots;
+pub mod sources;
 pub mod status;
 pub mod test_keys;
 

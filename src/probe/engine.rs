@@ -36,13 +36,19 @@ pub struct EngineConfig {
     pub prefix: String,
     /// This run's id (part of every key).
     pub run_id: String,
+    /// While this reads `true`, ticks pass without probes (an application idle through a maintenance);
+    /// `None`: never paused.
+    pub pause: Option<watch::Receiver<bool>>,
 }
 
 /// What the scheduler itself measured.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, PartialEq)]
 pub struct ScheduleStats {
-    /// Ticks that were due.
+    /// Ticks that were due and probed.
     pub ticks: u64,
+    /// Ticks that passed without probes while the source was paused.
+    #[serde(default)]
+    pub paused_ticks: u64,
     /// Probes sent.
     pub probes_sent: u64,
     /// Probes started while the previous probe of the same target was still in flight.
@@ -136,9 +142,11 @@ pub async fn run(
     let mut busy: std::collections::HashSet<String> = Default::default();
     let mut books: std::collections::HashMap<String, Arc<exec::AckBook>> = Default::default();
     let origin = clock.origin();
+    // `tick` keeps the schedule; `seq` numbers the ticks that probed (a paused tick sends nothing).
+    let mut tick: u64 = 0;
     let mut seq: u64 = 0;
     loop {
-        let offset = cfg.interval * seq as u32;
+        let offset = cfg.interval.saturating_mul(u32::try_from(tick).unwrap_or(u32::MAX));
         if *stop.borrow() {
             break;
         }
@@ -159,6 +167,11 @@ pub async fn run(
             if let Ok(name) = done {
                 busy.remove(&name);
             }
+        }
+        tick += 1;
+        if cfg.pause.as_ref().is_some_and(|p| *p.borrow()) {
+            stats.paused_ticks += 1;
+            continue;
         }
         let late = Instant::now().saturating_duration_since(due);
         lateness.record(late);
@@ -340,6 +353,7 @@ mod tests {
             read_only: false,
             prefix: "rfp:".into(),
             run_id: "t".into(),
+            pause: None,
         }
     }
 

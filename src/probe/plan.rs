@@ -16,6 +16,7 @@ pub fn engine_config(args: &ProbeSettings, source: &str, timeout: Duration, run_
         read_only: args.read_only,
         prefix: args.prefix.clone(),
         run_id: run_id.to_string(),
+        pause: None,
     }
 }
 

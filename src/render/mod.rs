@@ -3,6 +3,7 @@
 
 mod live;
 mod plain;
+mod progress;
 
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ pub use crate::probe::session::{View, HEARTBEAT};
 
 pub use live::LiveView;
 pub use plain::{describe, PlainView};
+pub use progress::ProgressView;
 
 /// Picks the view: live bars when stdout is a terminal and the output is tables; plain lines otherwise
 /// (to stderr when stdout carries JSON, so stdout holds one document and nothing else).

@@ -169,6 +169,11 @@ pub fn recovery_text(how: &RecoveryHow) -> String {
         H::RefreshedOnFailure { endpoint, class, at_ms } => {
             format!("refreshed its slot map after {class} from {endpoint}, at {}", offset(*at_ms))
         }
+        H::Refreshed { trigger, endpoint, map_from, from_seed, at_ms } => {
+            let behind = endpoint.as_ref().map(|e| format!(" ({e})")).unwrap_or_default();
+            let seed = if *from_seed { ", falling back to the seed" } else { "" };
+            format!("{trigger}{behind}: map read from {map_from}{seed}, at {}", offset(*at_ms))
+        }
         H::RecoveredInPlace { endpoint, at_ms } => format!("{endpoint} answered again at {}", offset(*at_ms)),
         H::Rerouted { from, to, at_ms } => format!("re-routed from {from} to {to} at {}", offset(*at_ms)),
         H::StuckRetrying { endpoint, since_ms } => {

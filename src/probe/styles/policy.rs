@@ -1,10 +1,9 @@
 //! When a client style refreshes its slot map, whom it asks, and how a refresh is described: the rules, apart from
 //! the connections they act on.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
-use super::habit::{self, Habit};
+use super::habit::Trigger;
 use super::recovery::{is_connection_class, RecoveryHow};
 use crate::duration::human;
 use crate::probe::ErrorClass;
@@ -13,12 +12,28 @@ use crate::topology::Endpoint;
 /// Why a refresh was made.
 #[derive(Clone)]
 pub(super) enum Cause {
+    /// A MOVED from `from` (every MOVED, or the n-th).
     Moved { from: Endpoint },
+    /// `endpoint` had been reconnecting (failing) for `after`.
     ReconnectFailures { endpoint: Endpoint, after: Duration },
+    /// direct: a failure of class `class` at `endpoint`.
     Failure { endpoint: Endpoint, class: ErrorClass },
+    /// Any other trigger of a habit, with the node behind it if there was one.
+    Habit { trigger: Trigger, endpoint: Option<Endpoint> },
 }
 
 impl Cause {
+    /// The cause of a refresh `trigger` asked for, `endpoint` the node behind it, failing for `failing_for`.
+    pub(super) fn of(trigger: Trigger, endpoint: Option<&Endpoint>, failing_for: Duration) -> Cause {
+        match (trigger, endpoint) {
+            (Trigger::Moved | Trigger::MovedNth(_), Some(from)) => Cause::Moved { from: from.clone() },
+            (Trigger::ReconnectingFor(_) | Trigger::ReconnectAttempts(_), Some(ep)) => {
+                Cause::ReconnectFailures { endpoint: ep.clone(), after: failing_for }
+            }
+            (trigger, endpoint) => Cause::Habit { trigger, endpoint: endpoint.cloned() },
+        }
+    }
+
     pub(super) fn describe(&self) -> String {
         match self {
             Cause::Moved { from } => format!("refreshed on MOVED from {from}"),
@@ -26,10 +41,18 @@ impl Cause {
                 format!("refreshed after {endpoint} failed for {}", human(*after))
             }
             Cause::Failure { endpoint, class } => format!("refreshed after {class} from {endpoint}"),
+            Cause::Habit { trigger, endpoint } => {
+                let what = trigger.describe();
+                match endpoint {
+                    Some(ep) => format!("{what} ({ep})"),
+                    None => what,
+                }
+            }
         }
     }
 
-    pub(super) fn how(&self, at_ms: u64) -> RecoveryHow {
+    /// How a shard that this refresh moved recovered; `map_from` answered, `from_seed` if it was a seed only.
+    pub(super) fn how(&self, at_ms: u64, map_from: &Endpoint, from_seed: bool) -> RecoveryHow {
         match self {
             Cause::Moved { from } => RecoveryHow::RefreshedOnMoved { from: from.clone(), at_ms },
             Cause::ReconnectFailures { endpoint, after } => RecoveryHow::RefreshedAfterReconnectFailures {
@@ -40,6 +63,13 @@ impl Cause {
             Cause::Failure { endpoint, class } => {
                 RecoveryHow::RefreshedOnFailure { endpoint: endpoint.clone(), class: *class, at_ms }
             }
+            Cause::Habit { trigger, endpoint } => RecoveryHow::Refreshed {
+                trigger: trigger.describe(),
+                endpoint: endpoint.clone(),
+                map_from: map_from.clone(),
+                from_seed,
+                at_ms,
+            },
         }
     }
 }
@@ -75,19 +105,6 @@ pub(super) fn direct_candidates(first: Option<&Endpoint>, known: &[Endpoint], se
     out
 }
 
-/// Who a refresh of `habit` asks, in order: its [`sources`](habit::sources()) with `first` as the node that
-/// redirected. The emulated styles keep no retired connections and never shuffle, so neither is passed.
-pub(super) fn habit_candidates(
-    habit: &Habit,
-    first: Option<&Endpoint>,
-    known: &[Endpoint],
-    failing: &BTreeSet<Endpoint>,
-    seeds: &[Endpoint],
-) -> Vec<Endpoint> {
-    let view = habit::View { redirector: first, ..habit::View::of(known, failing, seeds, 0) };
-    habit::sources(habit, &view)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,9 +122,22 @@ mod tests {
         let f = Cause::Failure { endpoint: ep(7003), class: ErrorClass::ClusterDown };
         assert_eq!(f.describe(), "refreshed after cluster_down from 127.0.0.1:7003");
         assert_eq!(
-            f.how(5),
+            f.how(5, &ep(1), false),
             RecoveryHow::RefreshedOnFailure { endpoint: ep(7003), class: ErrorClass::ClusterDown, at_ms: 5 }
         );
+        let p = Cause::of(Trigger::Periodic(Duration::from_secs(60)), None, Duration::ZERO);
+        assert_eq!(p.describe(), "periodic refresh (every 60s)");
+        let a = Cause::of(Trigger::Age(Duration::from_secs(10)), Some(&ep(7001)), Duration::ZERO);
+        assert_eq!(a.describe(), "reload of a map older than 10s (127.0.0.1:7001)");
+        assert!(matches!(
+            Cause::of(Trigger::ReconnectAttempts(5), Some(&ep(7)), Duration::from_secs(1)),
+            Cause::ReconnectFailures { .. }
+        ));
+        assert!(matches!(Cause::of(Trigger::MovedNth(5), Some(&ep(7)), Duration::ZERO), Cause::Moved { .. }));
+        match p.how(9, &ep(9), true) {
+            RecoveryHow::Refreshed { from_seed, map_from, .. } => assert!(from_seed && map_from == ep(9)),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
@@ -128,18 +158,10 @@ mod tests {
     }
 
     #[test]
-    fn candidates_follow_each_style() {
-        use crate::probe::styles::ClientStyle;
+    fn direct_asks_everyone() {
         let known = [ep(1), ep(2), ep(3)];
-        let failing: BTreeSet<Endpoint> = [ep(2)].into_iter().collect();
         let seeds = [ep(9), ep(1)];
-        let moved_only = ClientStyle::MovedOnly.habit().unwrap();
-        let rr = ClientStyle::ReconnectRefresh.habit().unwrap();
-        // moved-only: the MOVED sender, every other known node, the seeds.
-        assert_eq!(habit_candidates(&moved_only, Some(&ep(3)), &known, &failing, &seeds), [ep(3), ep(1), ep(2), ep(9)]);
-        // reconnect-refresh: the known nodes that are not failing, the seeds (after a MOVED, its sender first).
-        assert_eq!(habit_candidates(&rr, None, &known, &failing, &seeds), [ep(1), ep(3), ep(9)]);
-        assert_eq!(habit_candidates(&rr, Some(&ep(2)), &known, &failing, &seeds), [ep(2), ep(1), ep(3), ep(9)]);
         assert_eq!(direct_candidates(None, &known, &seeds), [ep(1), ep(2), ep(3), ep(9)]);
+        assert_eq!(direct_candidates(Some(&ep(3)), &known, &seeds), [ep(3), ep(1), ep(2), ep(9)]);
     }
 }

@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use fred::prelude::Client;
+use fred::prelude::{Client, ClientLike};
 
 use crate::connect::{self, Factory};
 use crate::error::{AppError, AppResult};
@@ -43,6 +43,11 @@ impl NodePool {
         tokio::spawn(async move { pool.create(ep).await })
             .await
             .map_err(|e| AppError::Connect(format!("connecting task failed: {e}")))?
+    }
+
+    /// Whether the pooled connection to `ep` is up; `None` when there is none.
+    pub(super) fn connected(&self, ep: &Endpoint) -> Option<bool> {
+        self.existing(ep).map(|c| c.is_connected())
     }
 
     fn existing(&self, ep: &Endpoint) -> Option<Client> {

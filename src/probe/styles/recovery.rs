@@ -38,6 +38,20 @@ pub enum RecoveryHow {
         /// When the refreshed map was installed.
         at_ms: u64,
     },
+    /// Another trigger of the client's habit (a periodic refresh, reconnect attempts, an old map, ...) made it
+    /// refresh its map, and the new map routes the shard elsewhere.
+    Refreshed {
+        /// The trigger in words, e.g. `refresh after 5 reconnect attempts`.
+        trigger: String,
+        /// The node behind the trigger, if one was.
+        endpoint: Option<Endpoint>,
+        /// The node the new map was read from.
+        map_from: Endpoint,
+        /// That node was a seed the map did not name: the client fell back to its seeds.
+        from_seed: bool,
+        /// When the refreshed map was installed.
+        at_ms: u64,
+    },
     /// The same node answered again, without any change of route.
     RecoveredInPlace {
         /// The node.

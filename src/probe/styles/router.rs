@@ -17,31 +17,37 @@ use crate::inspect;
 use crate::topology::{Endpoint, SlotRange, Topology};
 
 /// How long a parallel refresh waits, after its first answer, for one that routes the failing slot elsewhere.
+/// How many nodes a majority read asks.
+const MAJORITY_OF: usize = 3;
+
 const GRACE: Duration = Duration::from_millis(50);
 
 /// Slot map, per-node connections, node health.
 pub(super) struct Router {
     pub(super) pool: Arc<NodePool>,
-    pub(super) seeds: Vec<Endpoint>,
+    seeds: Mutex<Vec<Endpoint>>,
     /// Bound of each node asked during a refresh.
     pub(super) ask_timeout: Duration,
     map: RwLock<Topology>,
     /// Bumped at each installed map, so operations that queued for a refresh can tell one happened.
     generation: AtomicU64,
     pub(super) refreshing: tokio::sync::Mutex<()>,
+    /// Single slots pointed at the node a MOVED named, until the next map (redis-py's slot patching).
+    patches: Mutex<HashMap<u16, Endpoint>>,
     pub(super) failing: Mutex<HashMap<Endpoint, Failing>>,
 }
 
 /// A node failing since `since`, with no answer in between.
 pub(super) struct Failing {
     pub(super) since: Instant,
-    pub(super) last_refresh: Option<Instant>,
     pub(super) stuck_reported: bool,
+    /// Its connection was seen down (not only a command timing out).
+    pub(super) disconnected: bool,
 }
 
 impl Failing {
     pub(super) fn new(since: Instant) -> Self {
-        Failing { since, last_refresh: None, stuck_reported: false }
+        Failing { since, stuck_reported: false, disconnected: false }
     }
 }
 
@@ -57,8 +63,9 @@ impl Router {
                 Ok(map) => {
                     return Ok(Router {
                         pool,
-                        seeds,
+                        seeds: Mutex::new(seeds),
                         ask_timeout,
+                        patches: Mutex::new(HashMap::new()),
                         map: RwLock::new(map),
                         generation: AtomicU64::new(0),
                         refreshing: tokio::sync::Mutex::new(()),
@@ -77,7 +84,33 @@ impl Router {
     }
 
     pub(super) fn route(&self, slot: u16) -> Option<Endpoint> {
+        if let Some(ep) = lock(&self.patches).get(&slot) {
+            return Some(ep.clone());
+        }
         read(&self.map).primary_for_slot(slot).map(|n| n.endpoint.clone())
+    }
+
+    /// Points `slot` at `to` until the next map is installed.
+    pub(super) fn patch_slot(&self, slot: u16, to: &Endpoint) {
+        lock(&self.patches).insert(slot, to.clone());
+    }
+
+    /// Every node of the shard that owns `slot`, primary first.
+    pub(super) fn shard_nodes(&self, slot: u16) -> Vec<Endpoint> {
+        read(&self.map)
+            .shard_for_slot(slot)
+            .map(|s| s.nodes().map(|n| n.endpoint.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// The seeds as the client holds them now.
+    pub(super) fn seeds(&self) -> Vec<Endpoint> {
+        lock(&self.seeds).clone()
+    }
+
+    /// Replaces the seeds (a client with dynamic startup nodes).
+    pub(super) fn set_seeds(&self, seeds: Vec<Endpoint>) {
+        *lock(&self.seeds) = seeds;
     }
 
     pub(super) fn shard_slots(&self, slot: u16) -> Vec<SlotRange> {
@@ -104,12 +137,40 @@ impl Router {
     /// are closed, as cluster clients do.
     pub(super) fn install(&self, map: Topology) -> Topology {
         let mut keep: BTreeSet<Endpoint> = map.endpoints().into_iter().collect();
-        keep.extend(self.seeds.iter().cloned());
+        keep.extend(self.seeds());
         let old = std::mem::replace(&mut *write(&self.map), map);
+        lock(&self.patches).clear();
         self.generation.fetch_add(1, Ordering::SeqCst);
         self.pool.retain(&keep);
         lock(&self.failing).retain(|ep, _| keep.contains(ep));
         old
+    }
+
+    /// Asks the first `MAJORITY_OF` of `candidates` at once (each bounded) and installs the routing most of
+    /// the answers agree on; ties go to the earlier candidate (valkey-glide's majority view).
+    pub(super) async fn read_majority(&self, candidates: &[Endpoint]) -> Option<(Topology, Endpoint)> {
+        let mut asks = JoinSet::new();
+        for (i, ep) in candidates.iter().take(MAJORITY_OF).enumerate() {
+            let (pool, ep, bound) = (Arc::clone(&self.pool), ep.clone(), self.ask_timeout);
+            asks.spawn(async move { ask(&pool, &ep, bound).await.map(|m| (i, m, ep)) });
+        }
+        let mut answers = Vec::new();
+        while let Some(done) = asks.join_next().await {
+            if let Ok(Some(answer)) = done {
+                answers.push(answer);
+            }
+        }
+        answers.sort_by_key(|(i, _, _)| *i);
+        let routing = |m: &Topology| -> Vec<(Vec<SlotRange>, Endpoint)> {
+            m.shards.iter().map(|s| (s.slots.clone(), s.primary.endpoint.clone())).collect()
+        };
+        let votes: Vec<usize> = answers
+            .iter()
+            .map(|(_, m, _)| answers.iter().filter(|(_, o, _)| routing(o) == routing(m)).count())
+            .collect();
+        let best = votes.iter().copied().max()?;
+        let winner = votes.iter().position(|v| *v == best)?;
+        answers.into_iter().nth(winner).map(|(_, m, ep)| (m, ep))
     }
 
     /// Asks `candidates` one after another; the first map with slots wins.

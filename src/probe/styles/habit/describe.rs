@@ -111,6 +111,14 @@ pub fn describe(habit: &Habit) -> Vec<(String, String)> {
             "kept and dialled forever after they leave the map".into()
         },
     );
+    row(
+        "dead node's commands",
+        if c.on_demand {
+            "fail at once: a connection is made when a command needs one, and the connect is refused".into()
+        } else {
+            "wait for the reconnect (or their timeout)".into()
+        },
+    );
     if c.shared_router {
         row("one router", "every node's commands wait while it reconnects to one".into());
     }

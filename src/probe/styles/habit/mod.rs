@@ -259,6 +259,10 @@ pub struct Connections {
     pub forget_retired: bool,
     /// One router serves every node, so while it reconnects to one, every shard's commands wait (fred).
     pub shared_router: bool,
+    /// Connections are made when a command needs one (redis-py, Jedis, go-redis pools), so a command for a
+    /// dead node fails at once with the refused connect; otherwise a broken connection reconnects in the
+    /// background and commands for its node wait for it (or for their timeout).
+    pub on_demand: bool,
     /// A periodic check of every connection, reconnecting broken ones (valkey-glide).
     pub health_check: Option<Duration>,
     /// The client's own bound on a command; `None`: none of its own (the probe's timeout applies).

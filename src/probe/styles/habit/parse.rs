@@ -10,7 +10,7 @@ use super::{fmt_exact, AskRule, Consensus, DeadNode, Failing, Habit, MovedRetry,
 use crate::duration::{parse_duration, parse_positive_duration};
 
 /// Every parameter, with the values it takes (for error messages and `clients show`).
-pub const PARAMS: [(&str, &str); 29] = [
+pub const PARAMS: [(&str, &str); 30] = [
     ("moved", "refresh | every:N | patch"),
     ("reinitialize-steps", "N (redis-py: 0 patches only, 1 refreshes on every MOVED)"),
     ("ask", "never | unknown | always"),
@@ -36,6 +36,7 @@ pub const PARAMS: [(&str, &str); 29] = [
     ("backoff", BACKOFF_FORMS),
     ("forget-retired", "on | off"),
     ("shared-router", "on | off"),
+    ("on-demand", "on | off (connections made when a command needs one)"),
     ("health-check", "off | DUR"),
     ("timeout", "off | DUR"),
     ("connect-timeout", "off | DUR"),
@@ -133,6 +134,7 @@ fn apply(h: &mut Habit, key: &str, value: &str) -> Result<(), String> {
         "backoff" => c.backoff = parse_backoff(value)?,
         "forget-retired" => c.forget_retired = flag(value).map_err(bad)?,
         "shared-router" => c.shared_router = flag(value).map_err(bad)?,
+        "on-demand" => c.on_demand = flag(value).map_err(bad)?,
         "health-check" => c.health_check = optional(value, parse_positive_duration).map_err(bad)?,
         "timeout" => c.command_timeout = optional(value, parse_positive_duration).map_err(bad)?,
         "connect-timeout" => c.connect_timeout = optional(value, parse_positive_duration).map_err(bad)?,
@@ -292,9 +294,9 @@ mod tests {
                     unknown-node=1,no-connection=on,periodic=30s,max-age=1m,rate-limit=5s,\
                     sources=redirector+known:shuffled:skip-failing+seeds:if-no-connection,consensus=majority,lazy=on,\
                     moved-retry=map,dynamic-startup-nodes=on,dead-node=drop,backoff=exp:50ms..2s+200ms,forget-retired=off,\
-                    shared-router=on,health-check=3s,timeout=250ms,connect-timeout=1s,attempts=off";
+                    shared-router=on,on-demand=off,health-check=3s,timeout=250ms,connect-timeout=1s,attempts=off";
         let h = parse_habit(spec).unwrap();
-        assert_eq!(h.overrides.len(), 29);
+        assert_eq!(h.overrides.len(), 30);
         assert_eq!(h.triggers.moved, MovedRule::EveryNth(3));
         assert_eq!(h.triggers.max_age, Some(Duration::from_secs(60)));
         assert_eq!(

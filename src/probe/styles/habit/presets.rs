@@ -67,6 +67,7 @@ fn reconnecting(backoff: Backoff) -> Connections {
         backoff,
         forget_retired: true,
         shared_router: false,
+        on_demand: false,
         health_check: None,
         command_timeout: None,
         connect_timeout: None,
@@ -187,7 +188,7 @@ fn redis_py_8() -> Habit {
     let refresh =
         in_order(vec![Step::Seeds(startup, SeedsWhen::Always), Step::RedirectTarget], MovedRetry::RedirectTarget);
     let backoff = Backoff::Exponential { base: ms(20), factor: 2.0, max: ms(1000), jitter: Jitter::Full };
-    let connections = Connections { attempts: Some(11), ..reconnecting(backoff) };
+    let connections = Connections { attempts: Some(11), on_demand: true, ..reconnecting(backoff) };
     Habit { dynamic_seeds: true, ..habit("redis-py@8", source, triggers, refresh, connections) }
 }
 
@@ -224,6 +225,7 @@ fn go_redis(name: &str) -> Habit {
         connect_timeout: Some(secs(5)),
         // MaxRedirects 3.
         attempts: Some(4),
+        on_demand: true,
         ..reconnecting(backoff)
     };
     habit(name, source, triggers, refresh, connections)
@@ -285,6 +287,7 @@ fn jedis_7() -> Habit {
         command_timeout: Some(secs(2)),
         connect_timeout: Some(secs(2)),
         attempts: Some(5),
+        on_demand: true,
         ..reconnecting(Backoff::None)
     };
     habit("jedis@7", source, triggers, refresh, connections)

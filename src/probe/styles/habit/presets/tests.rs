@@ -230,3 +230,11 @@ fn fred_10_rediscovers_from_its_seeds_only_through_one_router() {
     assert_eq!(h.refresh.sources, [Step::Seeds(Order::LISTED, SeedsWhen::Always)], "ConfigEndpoint");
     assert!(h.connections.shared_router);
 }
+
+#[test]
+fn only_pool_clients_connect_on_demand() {
+    // redis-py, Jedis and go-redis take a connection from a pool when a command needs one, so a dead node's
+    // command fails at once with the refused connect; the others keep a socket that reconnects behind it.
+    let on_demand: Vec<&str> = PRESETS.into_iter().filter(|n| preset(n).unwrap().connections.on_demand).collect();
+    assert_eq!(on_demand, ["redis-py@8", "go-redis@9.21", "go-redis@9.22", "jedis@7"]);
+}
