@@ -66,13 +66,37 @@ pub async fn dispatch(cli: Cli) -> AppResult<ExitCode> {
     Ok(code)
 }
 
+/// clap's message on one line: its first line, and when that ends with a colon (`the following required
+/// arguments were not provided:`), what follows it.
+fn one_line(text: &str) -> String {
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("error: bad arguments").to_string();
+    if !first.ends_with(':') {
+        return first;
+    }
+    let rest: Vec<&str> = lines.take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more")).collect();
+    format!("{first} {}", rest.join(", "))
+}
+
 /// Ends the process for a clap error: help and version as clap prints them, usage errors as one line (exit 2).
 pub fn clap_exit(e: clap::Error) -> ! {
     if !e.use_stderr() {
         e.exit();
     }
     let text = e.render().to_string();
-    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("error: bad arguments");
-    eprintln!("{}", crate::secret::scrub(line));
+    eprintln!("{}", crate::secret::scrub(&one_line(&text)));
     std::process::exit(ExitCode::BadInput.code());
+}
+
+#[cfg(test)]
+mod clap_line_tests {
+    #[test]
+    fn a_list_after_a_colon_joins_the_line() {
+        let text = "error: the following required arguments were not provided:\n  --lab <SCENARIO,...>\n\nUsage: rfp matrix --lab <SCENARIO,...>\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            super::one_line(text),
+            "error: the following required arguments were not provided: --lab <SCENARIO,...>"
+        );
+        assert_eq!(super::one_line("error: invalid value 'x'\n\nFor more"), "error: invalid value 'x'");
+    }
 }

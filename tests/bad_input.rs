@@ -87,3 +87,17 @@ fn endpoints_that_refuse_hang_or_never_answer() {
         assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
     });
 }
+
+#[test]
+fn client_presets_and_the_matrix() {
+    fails(&["failover-recovery", "--client", "nope@1"], 2, "unknown client 'nope@1'");
+    fails(&["failover-recovery", "--client", "lettuce@6,periodic=soon"], 2, "periodic");
+    fails(&["failover-recovery", "--client", "fred,periodic=1s"], 2, "takes no parameters");
+    fails(&["compare", "--target", "x=redis://127.0.0.1:1,client=jedis"], 2, "unknown client 'jedis'");
+    fails(&["matrix"], 2, "--lab");
+    fails(&["matrix", "--lab", "kill-primary", "--clients", "periodic=1s"], 2, "comes before any client");
+    fails(&["matrix", "--lab", "kill-primary", "--clients", "lettuce@9"], 2, "unknown client 'lettuce@9'");
+    fails(&["matrix", "--lab", "kill-primary", "--expect", "ioredis@5=maybe"], 2, "is not pass or fail");
+    fails(&["matrix", "--lab", "kill-primary", "--report", "/tmp/matrix.txt"], 2, "give FILE.md or FILE.json");
+    fails(&["matrix", "--lab", "kill-primary", "--at", "20s", "--duration", "10s"], 2, "--at 20s");
+}

@@ -391,9 +391,9 @@ pub struct MatrixArgs {
     /// scenario ended: a quiet shard, or the night), both (each scenario twice).
     #[arg(long, value_enum, default_value_t = TrafficChoice::Busy)]
     pub traffic: TrafficChoice,
-    /// What a client's fate should be: `[SCENARIO:]CLIENT=pass|fail` (pass: recovered; fail: stuck). Repeat.
-    /// Every other cell is expected to recover. The exit code is 0 when every cell is as expected.
-    #[arg(long = "expect", value_name = "[SCENARIO:]CLIENT=pass|fail")]
+    /// What a client's fate should be: `[SCENARIO[/busy|/idle]:]CLIENT=pass|fail` (pass: recovered; fail:
+    /// stuck). Repeat. Every other cell is expected to recover. The exit code is 0 when every cell is as expected.
+    #[arg(long = "expect", value_name = "[SCENARIO[/busy|/idle]:]CLIENT=pass|fail")]
     pub expect: Vec<String>,
     /// How long each scenario's run probes [default: --at + 30s + the longest refresh timer of the requested
     /// clients (periodic refresh, map age, reconnect time), at most 120s].

@@ -310,7 +310,7 @@ impl Scenario<'_> {
             .collect();
         let at_ms = crate::probe::duration_ms(at);
         for (i, client) in self.clients.iter().enumerate() {
-            let expected = expectations.of(&col.scenario, &client.label);
+            let expected = expectations.of(&col.scenario, self.traffic, &client.label);
             if let Some((_, why)) = refused.iter().find(|(j, _)| *j == i) {
                 col.cells.push(matrix::cell(&client.label, Vec::new(), format!("could not start: {why}"), expected));
                 continue;

@@ -14,7 +14,7 @@ use crate::probe::outage::TargetSummary;
 use crate::probe::styles::RecoveryHow;
 
 /// Whether a client's traffic ran through the scenario.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Traffic {
     /// Probes throughout.
@@ -141,11 +141,13 @@ impl MatrixReport {
     }
 }
 
-/// The expectations of `--expect [SCENARIO:]CLIENT=pass|fail`: per client, optionally per scenario.
+/// The expectations of `--expect [SCENARIO[/busy|/idle]:]CLIENT=pass|fail`: per client, optionally per
+/// scenario, optionally per traffic.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Expectations {
     by_client: BTreeMap<String, Fate>,
-    by_cell: BTreeMap<(String, String), Fate>,
+    /// Keyed by `(scenario, traffic)`, traffic `None` for both.
+    by_cell: BTreeMap<(String, Option<Traffic>, String), Fate>,
 }
 
 impl Expectations {
@@ -162,19 +164,26 @@ impl Expectations {
                 other => return Err(bad(&format!("'{other}' is not pass or fail"))),
             };
             let who = who.trim();
-            let scoped = scenarios.iter().find_map(|s| who.strip_prefix(&format!("{s}:")).map(|c| (s.clone(), c)));
+            let scopes = [(None, ""), (Some(Traffic::Busy), "/busy"), (Some(Traffic::Idle), "/idle")];
+            let scoped = scenarios.iter().find_map(|s| {
+                scopes.iter().find_map(|(traffic, tail)| {
+                    who.strip_prefix(&format!("{s}{tail}:")).map(|c| (s.clone(), *traffic, c.trim().to_string()))
+                })
+            });
             match scoped {
-                Some((scenario, client)) => out.by_cell.insert((scenario, client.trim().to_string()), fate),
+                Some(key) => out.by_cell.insert(key, fate),
                 None => out.by_client.insert(who.to_string(), fate),
             };
         }
         Ok(out)
     }
 
-    /// What `client` should do in `scenario` (default: recover).
-    pub fn of(&self, scenario: &str, client: &str) -> Fate {
+    /// What `client` should do in `scenario` with `traffic` (default: recover).
+    pub fn of(&self, scenario: &str, traffic: Traffic, client: &str) -> Fate {
+        let key = |t: Option<Traffic>| (scenario.to_string(), t, client.to_string());
         self.by_cell
-            .get(&(scenario.to_string(), client.to_string()))
+            .get(&key(Some(traffic)))
+            .or_else(|| self.by_cell.get(&key(None)))
             .or_else(|| self.by_client.get(client))
             .copied()
             .unwrap_or(Fate::Recovered)
@@ -182,7 +191,7 @@ impl Expectations {
 
     /// The clients named that are not among `clients`.
     pub fn unknown(&self, clients: &[String]) -> Vec<String> {
-        let named = self.by_client.keys().chain(self.by_cell.keys().map(|(_, c)| c));
+        let named = self.by_client.keys().chain(self.by_cell.keys().map(|(_, _, c)| c));
         let mut out: Vec<String> = named.filter(|c| !clients.contains(c)).cloned().collect();
         out.dedup();
         out

@@ -78,13 +78,18 @@ fn expectations_take_a_scenario_prefix_and_a_client_with_parameters() {
         "rolling-replace:redis-py@8=pass".to_string(),
         "kill-primary:lettuce@6,periodic=60s=pass".to_string(),
         "redis-py@8=stuck".to_string(),
+        "rolling-replace/idle:ioredis@5=fail".to_string(),
     ];
     let e = Expectations::parse(&values, &scenarios).unwrap();
-    assert_eq!(e.of("kill-primary", "node-redis@4"), Fate::Stuck);
-    assert_eq!(e.of("rolling-replace", "redis-py@8"), Fate::Recovered);
-    assert_eq!(e.of("kill-primary", "redis-py@8"), Fate::Stuck);
-    assert_eq!(e.of("kill-primary", "lettuce@6,periodic=60s"), Fate::Recovered);
-    assert_eq!(e.of("kill-primary", "ioredis@5"), Fate::Recovered, "the default is to recover");
+    let busy = Traffic::Busy;
+    assert_eq!(e.of("kill-primary", busy, "node-redis@4"), Fate::Stuck);
+    assert_eq!(e.of("rolling-replace", busy, "redis-py@8"), Fate::Recovered);
+    assert_eq!(e.of("rolling-replace", Traffic::Idle, "redis-py@8"), Fate::Recovered);
+    assert_eq!(e.of("kill-primary", busy, "redis-py@8"), Fate::Stuck);
+    assert_eq!(e.of("kill-primary", busy, "lettuce@6,periodic=60s"), Fate::Recovered);
+    assert_eq!(e.of("kill-primary", busy, "ioredis@5"), Fate::Recovered, "the default is to recover");
+    assert_eq!(e.of("rolling-replace", busy, "ioredis@5"), Fate::Recovered);
+    assert_eq!(e.of("rolling-replace", Traffic::Idle, "ioredis@5"), Fate::Stuck);
     assert_eq!(e.unknown(&["node-redis@4".into(), "redis-py@8".into()]), ["lettuce@6,periodic=60s"]);
     for bad in ["x", "x=maybe"] {
         let err = Expectations::parse(&[bad.to_string()], &scenarios).unwrap_err().to_string();
