@@ -62,14 +62,15 @@ pub fn parse_clients(text: &str) -> AppResult<Vec<ClientSpec>> {
 /// The run length when `--duration` is not given: the injection, 30 s, and the longest timer any requested
 /// client waits for before it looks for a new map, at most [`MAX_DEFAULT_DURATION`].
 pub fn default_duration(at: Duration, clients: &[ClientSpec]) -> Duration {
-    let longest = clients
-        .iter()
-        .filter_map(ClientSpec::habit)
-        .flat_map(|h| [h.triggers.periodic, h.triggers.max_age, h.triggers.reconnecting_for])
-        .flatten()
-        .max()
-        .unwrap_or_default();
+    let longest = clients.iter().filter_map(longest_timer).max().unwrap_or_default();
     (at + Duration::from_secs(30) + longest).min(MAX_DEFAULT_DURATION.max(at + Duration::from_secs(10)))
+}
+
+/// The longest a client's habit waits on a timer before it looks for a new map (periodic refresh, map age,
+/// reconnect time); `None` for a client without such a timer.
+fn longest_timer(client: &ClientSpec) -> Option<Duration> {
+    let t = &client.habit()?.triggers;
+    [t.periodic, t.max_age, t.reconnecting_for].into_iter().flatten().max()
 }
 
 /// Runs `matrix`.
@@ -82,6 +83,15 @@ pub async fn run(c: &Ctx, args: &MatrixArgs) -> AppResult<ExitCode> {
             crate::probe::fmt_duration(args.at),
             crate::probe::fmt_duration(duration)
         )));
+    }
+    for (client, timer) in clients.iter().filter_map(|c| Some((c, longest_timer(c)?))) {
+        if args.at + timer >= duration {
+            eprintln!(
+                "warning: {client} waits up to {} before it looks for a new map: --duration {} may end first",
+                crate::probe::fmt_duration(timer),
+                crate::probe::fmt_duration(duration)
+            );
+        }
     }
     let scenario_names: Vec<String> = args.scenarios.iter().map(|s| s.to_string()).collect();
     let expectations = Expectations::parse(&args.expect, &scenario_names)?;

@@ -7,6 +7,10 @@ use crate::probe::fmt_ms;
 /// A cell in words, one line per fact: the fate with its time, then how.
 pub fn cell_lines(c: &Cell) -> Vec<String> {
     let mut lines = vec![match (c.fate, c.back_after_ms) {
+        // Several windows (a rolling replacement): how long it was down in all, beside when it was last back.
+        (Fate::Recovered, Some(ms)) if ms > c.outage_ms + 1_000 && c.outage_ms > 0 => {
+            format!("recovered, back after {} (down {} in all)", fmt_ms(ms), fmt_ms(c.outage_ms))
+        }
         (Fate::Recovered, Some(ms)) => format!("recovered, back after {}", fmt_ms(ms)),
         (Fate::Recovered, None) => "recovered, no outage".to_string(),
         (Fate::Stuck, _) if c.stuck.len() > 1 => format!("STUCK on {} shards", c.stuck.len()),
@@ -165,6 +169,15 @@ mod tests {
         assert_eq!(cell_lines(&cells[0]), ["recovered, back after 2.4s", "refreshed on MOVED"]);
         assert_eq!(cell_lines(&cells[1]), ["STUCK", "retrying 127.0.0.1:7001", "UNEXPECTED: expected to recover"]);
         assert_eq!(m.columns[0].title(), "kill-primary (idle)");
+        let rolling = ShardFate {
+            shard: "slots 0-5460".into(),
+            affected: true,
+            recovered: true,
+            outage_ms: 900,
+            back_after_ms: Some(15_000),
+        };
+        let c = cell("fred", vec![rolling], "fred's own client".into(), Fate::Recovered);
+        assert_eq!(cell_lines(&c)[0], "recovered, back after 15s (down 900ms in all)");
     }
 
     #[test]

@@ -13,8 +13,8 @@
 //! - At start the slot map is loaded from the seeds, in order, over a direct connection: `CLUSTER SHARDS`,
 //!   else `CLUSTER SLOTS`. Each key goes to the primary the map names for its slot.
 //! - `ASK` (a slot being migrated) is followed by sending `ASKING` and the command once to the named node,
-//!   pipelined on that node's connection so nothing slips in between; the map is not changed (the slot still
-//!   belongs to the old owner until the migration ends, which a `MOVED` will then say).
+//!   pipelined on that node's connection so nothing slips in between; the map is not changed unless the habit
+//!   refreshes on ASK (the slot still belongs to the old owner until the migration ends, which a `MOVED` says).
 //! - A habit reads a new map from its sources one node at a time (or a majority of three at once), each
 //!   attempt bounded by the connect timeout; the first node that returns a map with slots wins. direct asks
 //!   every candidate at once.
