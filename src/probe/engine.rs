@@ -203,7 +203,7 @@ pub async fn run(
                     let acked = r.acked_at.unwrap_or(started + set);
                     book.acked(seq, acked);
                     if r.outcome.class() == Some(super::ErrorClass::WrongValue)
-                        && !book.is_lost(seq, acked, r.read.as_deref())
+                        && !book.is_lost(seq, started, r.read.as_deref())
                     {
                         r.outcome = super::ProbeOutcome::Ok;
                     }

@@ -158,17 +158,19 @@ impl AckBook {
         }
     }
 
-    /// Whether reading `read` after our own SET (probe `own`, acknowledged at `own_at`) means a write was lost:
-    /// only when `read` is an older probe whose SET was acknowledged before ours. An older SET that is not
-    /// acknowledged yet, or was acknowledged after ours, was applied after ours: overtaken, not lost.
-    pub fn is_lost(&self, own: u64, own_at: std::time::Instant, read: Option<&str>) -> bool {
+    /// Whether reading `read` after our own SET (probe `own`, sent at `own_sent`) means a write was lost: only
+    /// when `read` is an older probe whose SET was acknowledged before ours was even sent, so it was applied
+    /// before ours for certain. An older SET still in flight when ours was sent ran concurrently with it (a client
+    /// retrying through CLUSTERDOWN releases a burst of them at once): either order is a correct outcome, so the
+    /// older value was overtaken, not lost.
+    pub fn is_lost(&self, own: u64, own_sent: std::time::Instant, read: Option<&str>) -> bool {
         let Some(read) = read else { return true };
         let Some(r) = seq_of(read) else { return true };
         if r >= own {
             return false;
         }
         let m = self.acked.lock().unwrap_or_else(|e| e.into_inner());
-        matches!(m.get(&r), Some(at) if *at < own_at)
+        matches!(m.get(&r), Some(at) if *at < own_sent)
     }
 }
 
@@ -181,16 +183,21 @@ mod tests {
         let book = AckBook::default();
         let t0 = std::time::Instant::now();
         let ms = |n| t0 + Duration::from_millis(n);
+        // 165 was sent at 5 ms.
         book.acked(163, ms(0));
         book.acked(165, ms(10));
-        // 164 is still in flight (or was acknowledged after 165): overtaken.
-        assert!(!book.is_lost(165, ms(10), Some("r:164")));
+        // 164 is still in flight (or was acknowledged after 165 was sent): concurrent, overtaken.
+        assert!(!book.is_lost(165, ms(5), Some("r:164")));
         book.acked(164, ms(12));
-        assert!(!book.is_lost(165, ms(10), Some("r:164")));
-        // 163 was acknowledged before 165: reading it means 165's write was lost.
-        assert!(book.is_lost(165, ms(10), Some("r:163")));
-        assert!(book.is_lost(165, ms(10), None));
-        assert!(!book.is_lost(165, ms(10), Some("r:166")));
+        assert!(!book.is_lost(165, ms(5), Some("r:164")));
+        // Acknowledged after 165 was sent but before 165's own acknowledgement: still concurrent (a burst of
+        // retries released together lands in any order).
+        book.acked(162, ms(7));
+        assert!(!book.is_lost(165, ms(5), Some("r:162")));
+        // 163 was acknowledged before 165 was sent: reading it means 165's write was lost.
+        assert!(book.is_lost(165, ms(5), Some("r:163")));
+        assert!(book.is_lost(165, ms(5), None));
+        assert!(!book.is_lost(165, ms(5), Some("r:166")));
     }
 
     #[test]
