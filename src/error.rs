@@ -23,6 +23,9 @@ pub enum AppError {
     /// A local failure unrelated to the target: the runtime could not start, output could not be rendered.
     #[error("{0}")]
     Local(String),
+    /// A real client's driver could not run (not installed, runtime missing, crashed, hung, broke the protocol).
+    #[error("{0}")]
+    Driver(String),
     /// The run was interrupted.
     #[error("interrupted")]
     Interrupted,
@@ -36,6 +39,7 @@ impl AppError {
             AppError::Connect(_) | AppError::Auth(_) => ExitCode::Connect,
             AppError::Lab(_) => ExitCode::Lab,
             AppError::Local(_) => ExitCode::Local,
+            AppError::Driver(_) => ExitCode::Driver,
             AppError::Interrupted => ExitCode::Interrupted,
         }
     }
@@ -57,6 +61,7 @@ mod tests {
             (AppError::Auth("x".into()), 3),
             (AppError::Lab("x".into()), 4),
             (AppError::Local("x".into()), 5),
+            (AppError::Driver("x".into()), 6),
             (AppError::Interrupted, 130),
         ];
         for (err, code) in cases {

@@ -59,6 +59,8 @@ pub struct ClientEvent {
 pub enum ClientEventKind {
     /// A connection to a node is up again.
     Reconnected,
+    /// A real client library said it is reconnecting to a node.
+    Reconnecting,
     /// An error the client saw on a connection.
     Error,
     /// The client re-read its slot map.
@@ -76,6 +78,7 @@ impl ClientEventKind {
     pub fn as_str(self) -> &'static str {
         match self {
             ClientEventKind::Reconnected => "reconnected",
+            ClientEventKind::Reconnecting => "reconnecting",
             ClientEventKind::Error => "error",
             ClientEventKind::TopologyResync => "topology_resync",
             ClientEventKind::TopologyResyncFailed => "topology_resync_failed",

@@ -16,6 +16,9 @@ pub enum ExitCode {
     /// A local failure that has nothing to do with the target: the async runtime could not start, generated
     /// output (man page, completions) could not be rendered.
     Local,
+    /// A real client's driver could not run: its library is not installed, `node`/`npm`/`python3` is missing,
+    /// or the driver crashed, hung or printed something that is not the protocol.
+    Driver,
     /// Interrupted by Ctrl-C or SIGTERM; partial results were written.
     Interrupted,
 }
@@ -30,6 +33,7 @@ impl ExitCode {
             ExitCode::Connect => 3,
             ExitCode::Lab => 4,
             ExitCode::Local => 5,
+            ExitCode::Driver => 6,
             ExitCode::Interrupted => 130,
         }
     }
@@ -43,8 +47,9 @@ impl ExitCode {
                 ExitCode::Lab => 2,
                 ExitCode::Connect => 3,
                 ExitCode::Local => 4,
-                ExitCode::BadInput => 5,
-                ExitCode::Interrupted => 6,
+                ExitCode::Driver => 5,
+                ExitCode::BadInput => 6,
+                ExitCode::Interrupted => 7,
             }
         }
         if rank(other) > rank(self) {
@@ -64,6 +69,8 @@ Exit codes:
   3    cannot connect or authenticate (refused, unreachable, timeout, wrong password, TLS)
   4    the local lab could not start (redis-server or haproxy missing, a node did not come up)
   5    a local failure unrelated to the target (the async runtime could not start, output could not be rendered)
+  6    a real client's driver could not run (library not installed, node/npm/python3 missing, driver crashed,
+       hung or broke the protocol)
   130  interrupted (Ctrl-C / SIGTERM); partial results were printed and written";
 
 #[cfg(test)]
@@ -87,6 +94,7 @@ mod tests {
             ExitCode::Connect,
             ExitCode::Lab,
             ExitCode::Local,
+            ExitCode::Driver,
             ExitCode::Interrupted,
         ];
         for c in all {

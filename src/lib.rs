@@ -15,6 +15,7 @@ pub mod commands;
 pub mod connect;
 pub mod credentials;
 pub mod diagnose;
+pub mod drivers;
 pub mod duration;
 pub mod errfmt;
 pub mod error;

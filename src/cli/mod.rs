@@ -6,7 +6,9 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::duration::parse_positive_duration;
+mod clients;
 pub mod lab;
+pub use clients::{ClientsAction, ClientsArgs};
 mod matrix;
 pub use matrix::{MatrixArgs, TrafficChoice};
 mod resolve;
@@ -205,9 +207,11 @@ pub enum Command {
     Matrix(MatrixArgs),
     /// The client-habit presets: how each popular cluster client learns a new topology, with its source.
     #[command(
-        after_help = "Examples:\n  redis-failover-probe clients\n  redis-failover-probe clients show lettuce@6,periodic=60s\n\n\
+        after_help = "Examples:\n  redis-failover-probe clients\n  redis-failover-probe clients show lettuce@6,periodic=60s\n  \
+        redis-failover-probe clients install node-redis@4 ioredis@5 redis-py@8\n  redis-failover-probe clients list\n\n\
         The presets are models read from each client's source; --client (failover-recovery, compare) and\n\
-        --clients (matrix) take any of them, with overrides, besides direct and fred."
+        --clients (matrix) take any of them, with overrides, besides direct and fred. real:LIB@VERSION runs the\n\
+        library itself once `clients install` has put it in the cache directory."
     )]
     Clients(ClientsArgs),
     /// Local topologies of real redis-server / Sentinel / HAProxy processes, and fault scenarios against them.
@@ -376,25 +380,6 @@ pub struct RehearsalArgs {
     /// assumption: managed caches demote, migrate, then remove nodes, and say nothing of how long that takes].
     #[arg(long, value_parser = crate::duration::parse_duration, value_name = "DUR", requires = "lab", allow_hyphen_values = true)]
     pub drain: Option<Duration>,
-}
-
-/// Flags of `clients`.
-#[derive(Debug, Clone, Args)]
-pub struct ClientsArgs {
-    /// What to show (default: every preset, one line each).
-    #[command(subcommand)]
-    pub action: Option<ClientsAction>,
-}
-
-/// The `clients` subcommands.
-#[derive(Debug, Clone, Subcommand)]
-pub enum ClientsAction {
-    /// One preset's rules in full, with your overrides applied: PRESET[,param=value...].
-    Show {
-        /// e.g. `redis-py@8,dynamic-startup-nodes=false`.
-        #[arg(value_name = "PRESET[,param=value...]")]
-        spec: String,
-    },
 }
 
 /// Flags of `status`.

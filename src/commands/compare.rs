@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::sources::{self, cleanup, futures_join, prepare};
+use super::sources::{self, cleanup, futures_join, prepare, Probing};
 use super::{failover_recovery, rehearsal, Ctx};
 use crate::cli::CompareArgs;
 use crate::clock::Clock;
@@ -140,6 +140,7 @@ pub async fn run(c: &Ctx, args: &CompareArgs) -> AppResult<ExitCode> {
     if args.lab.lab.is_some() && !specs.is_empty() {
         return Err(AppError::BadInput("--lab brings its own targets: leave out --target".into()));
     }
+    sources::preflight(args.clients.iter().chain(specs.iter().map(|s| &s.client)))?;
     let log = probe.events.as_deref().map(EventLog::create).transpose()?;
     let metrics =
         crate::metrics::MetricsSink::start(probe.metrics_listen.as_deref(), probe.metrics_file.as_deref()).await?;
@@ -189,7 +190,7 @@ pub async fn run(c: &Ctx, args: &CompareArgs) -> AppResult<ExitCode> {
     for (i, (name, factory, style)) in plan_sources.into_iter().enumerate() {
         // Each source writes its own keys, so sources on the same cluster never read each other's values.
         let cfg = plan::engine_config(&probe, &name, timeout, &format!("{run_id}{i}"));
-        match prepare(&name, factory, &style, probe.refresh_after, cfg, clock, &tx).await {
+        match prepare(&name, factory, &style, Probing::one_key(probe.refresh_after), cfg, clock, &tx).await {
             Ok(p) => prepared.push(p),
             Err(e) => {
                 for p in &prepared {
@@ -203,6 +204,7 @@ pub async fn run(c: &Ctx, args: &CompareArgs) -> AppResult<ExitCode> {
         }
     }
     let (watcher, sources) = sources::watch_and_plan(&prepared, &probe, clock, &tx, session.stopped());
+    let deaths = sources::stop_on_driver_death(&prepared, session.stopper());
     let collector = Collector::new(clock, probe.duration, plan::STRIP_WIDTH, log);
     let view = crate::render::choose(c.settings.output, probe.duration, "compare");
     let stopped = session.stopped();
@@ -249,6 +251,12 @@ pub async fn run(c: &Ctx, args: &CompareArgs) -> AppResult<ExitCode> {
         .collect();
     for p in &prepared {
         cleanup(p).await;
+    }
+    for h in deaths {
+        h.abort();
+    }
+    if let Some(e) = sources::driver_death(&prepared) {
+        return Err(e);
     }
     let policy = VerdictPolicy { max_outage: probe.max_outage };
     let per_source: Vec<SourceVerdict> = prepared

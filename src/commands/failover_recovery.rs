@@ -14,8 +14,8 @@ use crate::mode::Mode;
 use crate::output;
 use crate::probe::collect::{self, Collector};
 use crate::probe::session::{Session, SessionOutcome, Source};
-use crate::probe::styles::{ClientSpec, EmulatedCluster, StyleOptions};
-use crate::probe::{engine, judge, plan, targets, VerdictPolicy};
+use crate::probe::styles::ClientSpec;
+use crate::probe::{judge, plan, VerdictPolicy};
 use crate::report::{self, LabSummary, RunSummary, SourceInfo, SourceSchedule};
 use crate::settings::Target;
 
@@ -116,6 +116,14 @@ pub fn check_style(client: &ClientSpec, mode: Mode) -> AppResult<()> {
             "--client {client} emulates a cluster client: it needs --mode oss-cluster"
         )));
     }
+    if let Some(real) = client.real() {
+        if mode != Mode::OssCluster {
+            return Err(AppError::BadInput(format!(
+                "--client {client} drives the library's cluster client: it needs --mode oss-cluster"
+            )));
+        }
+        real.preflight()?;
+    }
     Ok(())
 }
 
@@ -150,16 +158,10 @@ pub async fn run(c: &Ctx, args: &FailoverRecoveryArgs) -> AppResult<ExitCode> {
     let session = Session::new(clock);
     let tx = session.sender();
     let stopped = session.stopped();
-    // The probing client: a routed style over its own per-node connections, or fred's client.
-    let routed = routes_itself(&args.client, target.mode);
-    let connected = if routed {
-        let options =
-            StyleOptions { refresh_after: probe.refresh_after, events: Some(tx.clone()), source: String::new() };
-        EmulatedCluster::connect_with(Arc::clone(&factory), &args.client, clock, options).await.map(Probing::Routed)
-    } else {
-        factory.connect().await.map(Probing::Fred)
-    };
-    let probing = match connected {
+    // The probing client: a routed style over its own per-node connections, fred's client, or the real library.
+    let how = super::sources::Probing { refresh_after: probe.refresh_after, keys: args.keys as usize };
+    let prepared = super::sources::prepare("", Arc::clone(&factory), &args.client, how, cfg.clone(), clock, &tx).await;
+    let prepared = match prepared {
         Ok(p) => p,
         Err(e) => {
             if let Some(lab) = lab {
@@ -169,15 +171,7 @@ pub async fn run(c: &Ctx, args: &FailoverRecoveryArgs) -> AppResult<ExitCode> {
         }
     };
     let mode = target.mode;
-    let (targets, topology) = match &probing {
-        Probing::Routed(emu) => {
-            let topo = emu.topology();
-            (targets::for_cluster(&topo, &cfg.prefix, &cfg.run_id), Some(topo))
-        }
-        Probing::Fred(conn) => engine::plan(conn, &target.seeds[0], args.keys as usize, &cfg).await,
-    };
-    let keys: Vec<String> = targets.iter().map(|t| t.key.clone()).collect();
-    let (publish, feed) = tokio::sync::watch::channel(topology);
+    let (publish, feed) = tokio::sync::watch::channel(prepared.topology.clone());
     let feed = (mode == Mode::OssCluster).then_some(feed);
     let watcher = (mode == Mode::OssCluster).then(|| {
         let plan = crate::watch::WatchPlan {
@@ -194,13 +188,16 @@ pub async fn run(c: &Ctx, args: &FailoverRecoveryArgs) -> AppResult<ExitCode> {
     } else {
         Vec::new()
     };
+    let deaths = super::sources::stop_on_driver_death(std::slice::from_ref(&prepared), session.stopper());
     let collector = Collector::new(clock, probe.duration, plan::STRIP_WIDTH, log);
     let view = crate::render::choose(c.settings.output, probe.duration, "failover-recovery");
-    let (prober, conn): (Arc<dyn engine::Prober>, Option<Connection>) = match &probing {
-        Probing::Routed(emu) => (Arc::new(emu.clone()), None),
-        Probing::Fred(conn) => (Arc::new(engine::FredProber(conn.clone())), Some(conn.clone())),
+    let source = Source {
+        prober: Arc::clone(&prepared.prober),
+        conn: prepared.conn.clone(),
+        targets: prepared.targets.clone(),
+        feed,
+        cfg,
     };
-    let source = Source { prober, conn, targets, feed, cfg };
     let injection = async {
         match (lab, args.lab.lab) {
             (Some(lab), Some(kind)) => {
@@ -214,25 +211,18 @@ pub async fn run(c: &Ctx, args: &FailoverRecoveryArgs) -> AppResult<ExitCode> {
         }
     };
     let (outcome, injected) = session.run_with(vec![source], collector, view, metrics, injection).await;
-    for h in listeners {
+    for h in listeners.into_iter().chain(deaths) {
         h.abort();
     }
     if let Some(w) = watcher {
         w.abort();
     }
-    let recovery = match &probing {
-        Probing::Routed(emu) => {
-            emu.delete(&keys, target.timeout).await;
-            let shards = emu.recovery();
-            emu.close().await;
-            vec![crate::report::SourceRecovery { source: String::new(), shards }]
-        }
-        Probing::Fred(conn) => {
-            cleanup(conn, &keys).await;
-            conn.close().await;
-            Vec::new()
-        }
+    let recovery = match &prepared.emulated {
+        Some(emu) => vec![crate::report::SourceRecovery { source: String::new(), shards: emu.recovery() }],
+        None => Vec::new(),
     };
+    super::sources::cleanup(&prepared).await;
+    let died = super::sources::driver_death(std::slice::from_ref(&prepared));
     let lab_summary = match (&injected, args.lab.lab) {
         (Some((_, result)), Some(kind)) => {
             let targets = outcome.collector.target_reports(outcome.elapsed);
@@ -243,21 +233,11 @@ pub async fn run(c: &Ctx, args: &FailoverRecoveryArgs) -> AppResult<ExitCode> {
     if let Some((lab, _)) = injected {
         lab.shutdown().await;
     }
-    let info = SourceInfo {
-        name: String::new(),
-        mode: mode.to_string(),
-        client: args.client.to_string(),
-        endpoints: target.display_urls(),
-    };
+    if let Some(e) = died {
+        return Err(e);
+    }
+    let info = SourceInfo { name: String::new(), ..prepared.info.clone() };
     let mut summary = summarize("failover-recovery", vec![info], &probe, &clock, &outcome, lab_summary);
     summary.recovery = recovery;
     Ok(finish(c, &summary, probe.report.as_deref(), outcome.collector.log_error.as_deref()))
-}
-
-/// What probes in this run.
-enum Probing {
-    /// A style that routes keys itself (direct, moved-only, reconnect-refresh).
-    Routed(EmulatedCluster),
-    /// fred's own client (cluster, or the one endpoint of standalone / enterprise).
-    Fred(Connection),
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::rehearsal;
-use super::sources::{cleanup, futures_join, prepare, watch_and_plan, Prepared};
+use super::sources::{cleanup, futures_join, prepare, watch_and_plan, Prepared, Probing};
 use super::Ctx;
 use crate::cli::{MatrixArgs, ProbeArgs, RehearsalArgs, TrafficChoice};
 use crate::clock::Clock;
@@ -68,14 +68,27 @@ pub fn default_duration(at: Duration, clients: &[ClientSpec]) -> Duration {
 
 /// The longest a client's habit waits on a timer before it looks for a new map (periodic refresh, map age,
 /// reconnect time); `None` for a client without such a timer.
+/// A real library waits as long as the preset that models it.
 fn longest_timer(client: &ClientSpec) -> Option<Duration> {
-    let t = &client.habit()?.triggers;
+    let model;
+    let habit = match (client.habit(), client.real()) {
+        (Some(h), _) => h,
+        (None, Some(real)) => {
+            let preset = real.preset_among(&crate::probe::styles::habit::PRESETS, "")?;
+            model = crate::probe::styles::habit::parse::parse_habit(preset).ok()?;
+            &model
+        }
+        (None, None) => return None,
+    };
+    let t = &habit.triggers;
     [t.periodic, t.max_age, t.reconnecting_for].into_iter().flatten().max()
 }
 
 /// Runs `matrix`.
 pub async fn run(c: &Ctx, args: &MatrixArgs) -> AppResult<ExitCode> {
     let clients = parse_clients(&args.clients)?;
+    // A real client that cannot run is found before the first lab starts, not after it.
+    super::sources::preflight(clients.iter())?;
     let duration = args.duration.unwrap_or_else(|| default_duration(args.at, &clients));
     if args.at >= duration {
         return Err(AppError::BadInput(format!(
@@ -268,7 +281,16 @@ impl Scenario<'_> {
             if self.traffic == Traffic::Idle && !client.is_direct() {
                 cfg.pause = Some(pause_rx.clone());
             }
-            match prepare(&client.label, Arc::clone(&factory), client, self.probe.refresh_after, cfg, clock, &tx).await
+            match prepare(
+                &client.label,
+                Arc::clone(&factory),
+                client,
+                Probing::one_key(self.probe.refresh_after),
+                cfg,
+                clock,
+                &tx,
+            )
+            .await
             {
                 Ok(p) => prepared.push(p),
                 Err(e) => refused.push((i, e.to_string())),
@@ -309,6 +331,8 @@ impl Scenario<'_> {
         // How each client recovered is read before its connections close; keys go while the lab still runs.
         let books: Vec<Option<Vec<ShardRecovery>>> =
             prepared.iter().map(|p| p.emulated.as_ref().map(|e| e.recovery())).collect();
+        let reals: Vec<Option<(String, Option<String>)>> =
+            prepared.iter().map(|p| p.real.as_ref().map(|r| (r.version(), r.death()))).collect();
         futures_join(prepared.iter().map(cleanup).collect()).await;
         lab.shutdown().await;
         let mut col = self.column(lab_summary.error.clone());
@@ -326,9 +350,55 @@ impl Scenario<'_> {
                 continue;
             }
             let Some(k) = prepared.iter().position(|p| p.info.name == client.label) else { continue };
-            col.cells.push(cell_of(client, books[k].as_deref(), &targets, &col.truth, at_ms, expected));
+            let cell = match &reals[k] {
+                // A driver that died mid-run measured nothing after its death: no data, and why.
+                Some((_, Some(death))) => matrix::cell(&client.label, Vec::new(), death.clone(), expected),
+                Some((version, None)) => {
+                    let mut cell = cell_of(client, None, &targets, &col.truth, at_ms, expected);
+                    cell.how = format!("the library: {version}");
+                    cell
+                }
+                None => cell_of(client, books[k].as_deref(), &targets, &col.truth, at_ms, expected),
+            };
+            col.cells.push(cell);
         }
+        flag_disagreements(&mut col, self.clients, &reals_by_label(self.clients, &prepared));
         (col, outcome.interrupted)
+    }
+}
+
+/// The installed version of every real client that ran, by label.
+fn reals_by_label(clients: &[ClientSpec], prepared: &[Prepared]) -> Vec<(String, String)> {
+    clients
+        .iter()
+        .filter_map(|c| {
+            let p = prepared.iter().find(|p| p.info.name == c.label)?;
+            Some((c.label.clone(), p.real.as_ref()?.installed_version()))
+        })
+        .collect()
+}
+
+/// Puts on each real library's cell where it disagrees with the preset that models it, when that preset ran
+/// in the same column (`--clients node-redis@4,real:node-redis@4`).
+fn flag_disagreements(col: &mut Column, clients: &[ClientSpec], versions: &[(String, String)]) {
+    let presets: Vec<&str> = clients.iter().filter(|c| c.habit().is_some()).map(|c| c.label.as_str()).collect();
+    let mut flags = Vec::new();
+    for (label, version) in versions {
+        let Some(real) = clients.iter().find(|c| &c.label == label).and_then(|c| c.real()) else { continue };
+        let Some(preset) = real.preset_among(&presets, version) else { continue };
+        let (Some(r), Some(p)) =
+            (col.cells.iter().find(|c| &c.client == label), col.cells.iter().find(|c| c.client == preset))
+        else {
+            continue;
+        };
+        if r.fate != Fate::NoData && p.fate != Fate::NoData {
+            flags.push((label.clone(), matrix::disagreements(r, p)));
+        }
+    }
+    for (label, lines) in flags {
+        if let Some(cell) = col.cells.iter_mut().find(|c| c.client == label) {
+            cell.disagrees = lines;
+        }
     }
 }
 
@@ -393,6 +463,45 @@ mod tests {
         assert_eq!(all[0].label, "direct");
         assert!(parse_clients("periodic=60s").unwrap_err().to_string().contains("comes before any client"));
         assert!(parse_clients("nope@1").unwrap_err().to_string().starts_with("--clients: unknown client 'nope@1'"));
+    }
+
+    #[test]
+    fn a_real_library_is_flagged_against_the_preset_of_its_installed_version() {
+        let clients = parse_clients("ioredis@5,real:ioredis,real:node-redis@4").unwrap();
+        let shard = |recovered, back: Option<u64>| ShardFate {
+            shard: "slots 0-5460".into(),
+            affected: true,
+            recovered,
+            outage_ms: back.unwrap_or(30_000),
+            back_after_ms: back,
+        };
+        let mut col = Column {
+            scenario: "kill-primary".into(),
+            traffic: Traffic::Busy,
+            injected_at_ms: 3_000,
+            ended_at_ms: None,
+            truth: Vec::new(),
+            error: None,
+            cells: vec![
+                matrix::cell("ioredis@5", vec![shard(true, Some(2_200))], String::new(), Fate::Recovered),
+                matrix::cell("real:ioredis", vec![shard(false, None)], String::new(), Fate::Recovered),
+                matrix::cell("real:node-redis@4", vec![shard(false, None)], String::new(), Fate::Recovered),
+            ],
+        };
+        // real:ioredis (no version asked) installed 5.11.1: its preset is ioredis@5; node-redis@4 has none here.
+        let versions =
+            [("real:ioredis".to_string(), "5.11.1".to_string()), ("real:node-redis@4".into(), "4.7.1".into())];
+        flag_disagreements(&mut col, &clients, &versions);
+        assert_eq!(col.cells[1].disagrees, ["slots 0-5460: the library is stuck at the end, ioredis@5 is back"]);
+        assert!(col.cells[2].disagrees.is_empty(), "no preset of node-redis ran");
+        assert!(col.cells[0].disagrees.is_empty());
+    }
+
+    #[test]
+    fn a_real_library_waits_as_long_as_its_preset() {
+        let at = Duration::from_secs(5);
+        assert_eq!(default_duration(at, &parse_clients("real:node-redis@6").unwrap()), Duration::from_secs(40));
+        assert_eq!(default_duration(at, &parse_clients("real:redis-rs").unwrap()), Duration::from_secs(35));
     }
 
     #[test]

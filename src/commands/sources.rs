@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::failover_recovery;
 use crate::clock::Clock;
 use crate::connect::{Connection, Factory};
+use crate::drivers::{self, process::EventSink, RealConnection};
 use crate::error::{AppError, AppResult};
 use crate::events::Event;
 use crate::probe::engine::{self, EngineConfig, FredProber, Prober};
@@ -24,6 +25,8 @@ pub struct Prepared {
     pub conn: Option<Connection>,
     /// The emulated client (direct and every preset on a cluster).
     pub emulated: Option<EmulatedCluster>,
+    /// The real library (`real:...`).
+    pub real: Option<RealConnection>,
     /// Its connection factory.
     pub factory: Arc<Factory>,
     /// Its probe targets, one key per shard.
@@ -34,13 +37,28 @@ pub struct Prepared {
     pub cfg: EngineConfig,
 }
 
+/// How a source probes, beyond its client.
+#[derive(Debug, Clone, Copy)]
+pub struct Probing {
+    /// `--refresh-after` (node-redis 6's reconnecting time).
+    pub refresh_after: Duration,
+    /// Keys to probe on one endpoint (standalone, enterprise); a cluster gets one per shard.
+    pub keys: usize,
+}
+
+impl Probing {
+    /// One key per endpoint, the given refresh-after.
+    pub fn one_key(refresh_after: Duration) -> Self {
+        Probing { refresh_after, keys: 1 }
+    }
+}
+
 /// Connects `style` to `factory`'s target as the source `name` and plans its keys.
-#[allow(clippy::too_many_arguments)]
 pub async fn prepare(
     name: &str,
     factory: Arc<Factory>,
     style: &ClientSpec,
-    refresh_after: Duration,
+    how: Probing,
     cfg: EngineConfig,
     clock: Clock,
     tx: &tokio::sync::mpsc::UnboundedSender<Event>,
@@ -52,11 +70,16 @@ pub async fn prepare(
         client: style.to_string(),
         endpoints: factory.target().display_urls(),
     };
-    if failover_recovery::check_style(style, mode).is_err() {
-        return Err(AppError::BadInput(format!("target {name}: client={style} needs mode=oss-cluster")));
+    match failover_recovery::check_style(style, mode) {
+        Err(AppError::BadInput(_)) => {
+            return Err(AppError::BadInput(format!("target {name}: client={style} needs mode=oss-cluster")))
+        }
+        Err(e) => return Err(e),
+        Ok(()) => {}
     }
     if failover_recovery::routes_itself(style, mode) {
-        let options = StyleOptions { refresh_after, events: Some(tx.clone()), source: name.to_string() };
+        let options =
+            StyleOptions { refresh_after: how.refresh_after, events: Some(tx.clone()), source: name.to_string() };
         let emu = EmulatedCluster::connect_with(Arc::clone(&factory), style, clock, options).await?;
         let topology = emu.topology();
         let targets = targets::for_cluster(&topology, &cfg.prefix, &cfg.run_id);
@@ -65,6 +88,7 @@ pub async fn prepare(
             prober: Arc::new(emu.clone()),
             conn: None,
             emulated: Some(emu),
+            real: None,
             factory,
             targets,
             topology: Some(topology),
@@ -72,12 +96,31 @@ pub async fn prepare(
         });
     }
     let conn = factory.connect().await?;
-    let (targets, topology) = engine::plan(&conn, &factory.target().seeds[0], 1, &cfg).await;
+    let (targets, topology) = engine::plan(&conn, &factory.target().seeds[0], how.keys, &cfg).await;
+    if let Some(real) = style.real() {
+        // The keys are planned from the cluster's own map, read once over fred; the library does the rest.
+        conn.close().await;
+        let events = EventSink { tx: tx.clone(), source: name.to_string(), clock };
+        let rc = drivers::connect(&style.label, real, factory.target(), Some(events)).await?;
+        let info = SourceInfo { client: format!("{style} ({})", rc.version()), ..info };
+        return Ok(Prepared {
+            info,
+            prober: rc.prober(),
+            conn: None,
+            emulated: None,
+            real: Some(rc),
+            factory,
+            targets,
+            topology,
+            cfg,
+        });
+    }
     Ok(Prepared {
         info,
         prober: Arc::new(FredProber(conn.clone())),
         conn: Some(conn),
         emulated: None,
+        real: None,
         factory,
         targets,
         topology,
@@ -96,6 +139,47 @@ pub async fn cleanup(p: &Prepared) {
         emu.delete(&keys, p.factory.target().timeout).await;
         emu.close().await;
     }
+    if let Some(real) = &p.real {
+        if real.death().is_none() {
+            real.delete(&keys, p.factory.target().timeout).await;
+        }
+        real.close().await;
+    }
+}
+
+/// Checks every real client among `clients` before anything starts (labs are slow to start and to stop):
+/// installed, runtime on PATH, options file readable.
+pub fn preflight<'a>(clients: impl IntoIterator<Item = &'a ClientSpec>) -> AppResult<()> {
+    for c in clients {
+        if let Some(real) = c.real() {
+            real.preflight()?;
+        }
+    }
+    Ok(())
+}
+
+/// Stops the session when a real client's driver dies, so the run ends at once instead of counting the
+/// driver's death as the shard's outage; [`driver_death`] then says why.
+pub fn stop_on_driver_death(
+    prepared: &[Prepared],
+    stop: tokio::sync::watch::Sender<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    prepared
+        .iter()
+        .filter_map(|p| p.real.clone())
+        .map(|real| {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                real.died().await;
+                let _ = stop.send(true);
+            })
+        })
+        .collect()
+}
+
+/// The first driver that died during the run, as the error that ends it.
+pub fn driver_death(prepared: &[Prepared]) -> Option<AppError> {
+    prepared.iter().filter_map(|p| p.real.as_ref()?.death()).next().map(AppError::Driver)
 }
 
 /// Runs futures that are not `Send` side by side on this task and collects their outputs in order.

@@ -73,6 +73,51 @@ pub struct Cell {
     pub expected: Fate,
     /// The fate is the expected one.
     pub as_expected: bool,
+    /// A real library only: where it and the preset that models it disagree (a shard's verdict, or recovery
+    /// more than [`DISAGREE_MS`] apart), one line each, naming the preset.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disagrees: Vec<String>,
+}
+
+/// How far apart a real library's recovery and its preset's may be before the matrix flags them (ms).
+pub const DISAGREE_MS: u64 = 1_000;
+
+/// Where `real` (a real library's cell) and `preset` (its preset's, same column) disagree: per shard, the
+/// verdict (back at the end or not), or the time from the injection until it was back, more than
+/// [`DISAGREE_MS`] apart (its unavailability when one never failed after the injection).
+pub fn disagreements(real: &Cell, preset: &Cell) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in &real.shards {
+        let Some(p) = preset.shards.iter().find(|p| p.shard == r.shard) else { continue };
+        let word = |recovered| if recovered { "back" } else { "stuck" };
+        if r.recovered != p.recovered {
+            out.push(format!(
+                "{}: the library is {} at the end, {} is {}",
+                r.shard,
+                word(r.recovered),
+                preset.client,
+                word(p.recovered)
+            ));
+            continue;
+        }
+        if !r.recovered {
+            continue;
+        }
+        let (a, b) = match (r.back_after_ms, p.back_after_ms) {
+            (Some(a), Some(b)) => (a, b),
+            _ => (r.outage_ms, p.outage_ms),
+        };
+        if a.abs_diff(b) > DISAGREE_MS {
+            out.push(format!(
+                "{}: the library was back after {}, {} after {}",
+                r.shard,
+                crate::probe::fmt_ms(a),
+                preset.client,
+                crate::probe::fmt_ms(b)
+            ));
+        }
+    }
+    out
 }
 
 /// The lab's ground truth for one shard of a scenario.
@@ -240,6 +285,7 @@ pub fn cell(client: &str, shards: Vec<ShardFate>, how: String, expected: Fate) -
         stuck,
         shards,
         expected,
+        disagrees: Vec::new(),
         as_expected: fate == expected,
     }
 }

@@ -23,7 +23,21 @@ pub fn cell_lines(c: &Cell) -> Vec<String> {
     if !c.as_expected {
         lines.push(format!("UNEXPECTED: expected {}", fate_word(c.expected)));
     }
+    if !c.disagrees.is_empty() {
+        lines.push("DISAGREES with its preset".to_string());
+    }
     lines
+}
+
+/// Every disagreement of a real library with its preset, one line each: `kill-primary: real:ioredis@5: ...`.
+pub fn disagreement_lines(m: &MatrixReport) -> Vec<String> {
+    let mut out = Vec::new();
+    for col in &m.columns {
+        for c in &col.cells {
+            out.extend(c.disagrees.iter().map(|d| format!("{}: {}: {d}", col.title(), c.client)));
+        }
+    }
+    out
 }
 
 fn fate_word(f: Fate) -> &'static str {
@@ -96,6 +110,9 @@ pub fn table(m: &MatrixReport) -> String {
         out.push_str(&truth_line(col));
         out.push('\n');
     }
+    for line in disagreement_lines(m) {
+        out.push_str(&format!("real vs preset: {line}\n"));
+    }
     out.push_str(&verdict_line(m));
     out.push('\n');
     out
@@ -121,6 +138,13 @@ pub fn markdown(m: &MatrixReport) -> String {
     out.push('\n');
     for col in &m.columns {
         out.push_str(&format!("- {}\n", truth_line(col)));
+    }
+    let drift = disagreement_lines(m);
+    if !drift.is_empty() {
+        out.push_str("\nWhere a real library and the preset that models it disagree:\n\n");
+        for line in drift {
+            out.push_str(&format!("- {line}\n"));
+        }
     }
     out.push_str(&format!("\n**{}**\n", verdict_line(m)));
     out

@@ -130,3 +130,43 @@ fn recovery_in_a_few_words() {
     };
     assert_eq!(how_short(&at_once), "on a connection error");
 }
+
+#[test]
+fn a_real_library_and_its_preset_disagree_on_a_verdict_or_more_than_a_second() {
+    let shard = |name: &str, recovered, outage_ms, back: Option<u64>| ShardFate {
+        shard: name.into(),
+        affected: name == "slots 0-5460",
+        recovered,
+        outage_ms,
+        back_after_ms: back,
+    };
+    let preset = cell(
+        "ioredis@5",
+        vec![shard("slots 0-5460", true, 2_000, Some(2_300)), shard("slots 5461-10922", true, 0, None)],
+        String::new(),
+        Fate::Recovered,
+    );
+    let close = cell(
+        "real:ioredis@5",
+        vec![shard("slots 0-5460", true, 2_600, Some(3_200)), shard("slots 5461-10922", true, 0, None)],
+        String::new(),
+        Fate::Recovered,
+    );
+    assert!(disagreements(&close, &preset).is_empty(), "900 ms apart is agreement");
+    let slow =
+        cell("real:ioredis@5", vec![shard("slots 0-5460", true, 3_000, Some(3_400))], String::new(), Fate::Recovered);
+    assert_eq!(disagreements(&slow, &preset), ["slots 0-5460: the library was back after 3.4s, ioredis@5 after 2.3s"]);
+    let stuck = cell(
+        "real:ioredis@5",
+        vec![shard("slots 0-5460", false, 20_000, None), shard("slots 5461-10922", true, 1_500, Some(1_600))],
+        String::new(),
+        Fate::Recovered,
+    );
+    assert_eq!(
+        disagreements(&stuck, &preset),
+        [
+            "slots 0-5460: the library is stuck at the end, ioredis@5 is back",
+            "slots 5461-10922: the library was back after 1.5s, ioredis@5 after 0ms"
+        ]
+    );
+}

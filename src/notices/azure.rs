@@ -138,10 +138,10 @@ impl AzureNotice {
         }
         let mut fields: Vec<&str> = text.split('|').collect();
         // `Key|` is a key with an empty value; only an odd field count makes a trailing `|` a stray separator.
-        if fields.len() % 2 != 0 && fields.last() == Some(&"") {
+        if !fields.len().is_multiple_of(2) && fields.last() == Some(&"") {
             fields.pop();
         }
-        if fields.len() % 2 != 0 {
+        if !fields.len().is_multiple_of(2) {
             return Err(AzureParseError::OddFields(fields.len()));
         }
         let mut kind = None;

@@ -82,6 +82,11 @@ impl Session {
         self.stop_tx.subscribe()
     }
 
+    /// A switch that stops the session early, as a signal would (a real client's driver died).
+    pub fn stopper(&self) -> watch::Sender<bool> {
+        self.stop_tx.clone()
+    }
+
     /// Runs the engines and collects until they are done.
     pub async fn run(
         self,

@@ -20,6 +20,8 @@ pub enum ClientKind {
     Fred,
     /// A client library's habit, emulated over per-node connections.
     Emulated(Box<Habit>),
+    /// The library itself (`real:ioredis@5`): a driver process, or redis-rs in process.
+    Real(crate::drivers::RealClient),
 }
 
 /// One `--client` value: what was typed (the name in tables, events and `--expect`) and what it means.
@@ -59,6 +61,9 @@ impl ClientSpec {
             }
             "direct" => ClientKind::Direct,
             "fred" => ClientKind::Fred,
+            _ if name.starts_with("real:") => {
+                ClientKind::Real(crate::drivers::RealClient::parse(label.trim_start_matches("real:"))?)
+            }
             _ => {
                 let alias = ALIAS_SOURCES.iter().find(|(a, _)| *a == name).map(|(_, sources)| *sources);
                 let spec = match alias {
@@ -91,9 +96,17 @@ impl ClientSpec {
         self.kind == ClientKind::Direct
     }
 
-    /// Whether this client routes keys itself over per-node connections (everything but fred).
+    /// Whether this client routes keys itself over per-node connections (direct and the presets).
     pub fn is_emulated(&self) -> bool {
-        self.kind != ClientKind::Fred
+        matches!(self.kind, ClientKind::Direct | ClientKind::Emulated(_))
+    }
+
+    /// The real library behind `real:...`; `None` otherwise.
+    pub fn real(&self) -> Option<&crate::drivers::RealClient> {
+        match &self.kind {
+            ClientKind::Real(r) => Some(r),
+            _ => None,
+        }
     }
 
     /// Every client `--clients all` stands for: each preset, then fred's own client.
@@ -106,7 +119,12 @@ impl ClientSpec {
     /// The names `--client` takes, for help and errors.
     pub fn names() -> String {
         let aliases: Vec<&str> = ALIASES.iter().map(|(a, _)| *a).collect();
-        format!("direct, fred, {} (aliases: {})", PRESETS.join(", "), aliases.join(", "))
+        format!(
+            "direct, fred, {} (aliases: {}), real:LIB[@VERSION][,options=FILE.json] (LIB: node-redis, ioredis, \
+             redis-py, redis-rs)",
+            PRESETS.join(", "),
+            aliases.join(", ")
+        )
     }
 }
 
@@ -141,6 +159,12 @@ mod tests {
         let l = ClientSpec::parse("lettuce@6,periodic=60s").unwrap();
         assert_eq!(l.label, "lettuce@6,periodic=60s");
         assert_eq!(l.habit().unwrap().spec(), "lettuce@6,periodic=60s");
+        let r = ClientSpec::parse("real:ioredis@5,options=io.json").unwrap();
+        assert_eq!(r.label, "real:ioredis@5,options=io.json");
+        assert!(matches!(&r.kind, ClientKind::Real(c) if c.version.as_deref() == Some("5") && c.options.is_some()));
+        assert!(!r.is_emulated());
+        assert!(ClientSpec::parse("real:jedis@7").unwrap_err().starts_with("unknown real client 'jedis'"));
+        assert!(ClientSpec::parse("real:ioredis@5,periodic=1s").unwrap_err().contains("options=FILE.json"));
         let e = ClientSpec::parse("jedis@2").unwrap_err();
         assert!(e.starts_with("unknown client 'jedis@2'") && e.contains("lettuce@7"), "{e}");
     }

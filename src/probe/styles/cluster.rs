@@ -118,6 +118,9 @@ impl EmulatedCluster {
             ClientKind::Fred => {
                 return Err(AppError::BadInput(format!("--client {client} probes through fred's own cluster client")))
             }
+            ClientKind::Real(_) => {
+                return Err(AppError::BadInput(format!("--client {client} probes through the library itself")))
+            }
             ClientKind::Direct => None,
             ClientKind::Emulated(h) => {
                 let mut h = (**h).clone();

@@ -64,7 +64,7 @@ impl Scale {
 
 /// Tick label in seconds: `5s`, `0.5s`.
 pub(super) fn seconds(ms: u64) -> String {
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{:.1}s", ms as f64 / 1000.0)
