@@ -38,6 +38,7 @@ async fn main() -> anyhow::Result<()> {
         prefix: "rfp:example:".into(),
         run_id: connect::run_id(),
         pause: None,
+        rate: None,
     };
     let (targets, _topology) = engine::plan(&conn, &parsed.endpoint, 1, &cfg).await;
     let clock = Clock::start();

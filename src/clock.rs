@@ -46,6 +46,12 @@ impl Clock {
     pub fn now(&self) -> Stamp {
         self.stamp_at(Instant::now())
     }
+
+    /// The same clock with its origin `by` later: offsets count from there, wall times stay what they were (an
+    /// incident of a long `watch` run is its own run, from a minute before its start).
+    pub fn shifted(&self, by: Duration) -> Clock {
+        Clock { origin: self.origin + by, wall_origin: self.wall_origin + by }
+    }
 }
 
 /// RFC 3339 UTC with milliseconds.

@@ -196,6 +196,37 @@ pub enum Event {
     Snapshot(Vec<String>),
 }
 
+impl Event {
+    /// The event's stamp (`None` for a snapshot, which has none).
+    pub fn stamp(&self) -> Option<&Stamp> {
+        match self {
+            Event::Probe(e) => Some(&e.stamp),
+            Event::Client(e) => Some(&e.stamp),
+            Event::Topology(e) => Some(&e.stamp),
+            Event::Outage(e) => Some(&e.stamp),
+            Event::Lab(e) => Some(&e.event.stamp),
+            Event::Notice(e) => Some(&e.stamp),
+            Event::Snapshot(_) => None,
+        }
+    }
+
+    /// The event with its offset counted from `base_ms` later (events before that count from 0): for a clock
+    /// [`shifted`](crate::clock::Clock::shifted) by the same amount. Wall times are unchanged.
+    pub fn rebased(mut self, base_ms: u64) -> Event {
+        let stamp = match &mut self {
+            Event::Probe(e) => &mut e.stamp,
+            Event::Client(e) => &mut e.stamp,
+            Event::Topology(e) => &mut e.stamp,
+            Event::Outage(e) => &mut e.stamp,
+            Event::Lab(e) => &mut e.event.stamp,
+            Event::Notice(e) => &mut e.stamp,
+            Event::Snapshot(_) => return self,
+        };
+        stamp.offset_ms = stamp.offset_ms.saturating_sub(base_ms);
+        self
+    }
+}
+
 /// JSON-lines writer for `--events FILE`: one line per event, flushed as it is written, so a killed run keeps
 /// everything up to its last event.
 pub struct EventLog {

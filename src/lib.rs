@@ -21,6 +21,7 @@ pub mod errfmt;
 pub mod error;
 pub mod events;
 pub mod exit;
+pub mod incident;
 pub mod inspect;
 pub mod known_nodes;
 pub mod lab;

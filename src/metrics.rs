@@ -66,6 +66,29 @@ pub struct Metrics {
     latency: Family<OpLabels, Histogram>,
     client_events: Family<KindLabels, Counter>,
     lab_events: Family<KindLabels, Counter>,
+    notices: Family<KindLabels, Counter>,
+    watch: Option<WatchFamilies>,
+}
+
+/// The families only `watch` serves.
+struct WatchFamilies {
+    availability: Family<TargetLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    incident_open: Gauge,
+    incidents: Counter,
+    last_incident: Gauge<f64, std::sync::atomic::AtomicU64>,
+}
+
+/// What a watcher reports of itself at every tick.
+#[derive(Debug, Clone, Default)]
+pub struct WatchState {
+    /// Per target: whether it is down now, and the share of its probes that succeeded since the start.
+    pub targets: Vec<(String, bool, f64)>,
+    /// Whether an incident is open.
+    pub incident_open: bool,
+    /// Incidents opened since the start.
+    pub incidents: u64,
+    /// Length of the last closed incident (s).
+    pub last_incident_s: Option<f64>,
 }
 
 impl Default for Metrics {
@@ -87,6 +110,7 @@ impl Metrics {
         });
         let client_events = Family::<KindLabels, Counter>::default();
         let lab_events = Family::<KindLabels, Counter>::default();
+        let notices = Family::<KindLabels, Counter>::default();
         registry.register("probes", "Probes by target and outcome (ok or error class)", probes.clone());
         registry.register("target_down", "1 while the target is in an outage", down.clone());
         registry.register("outage_current_milliseconds", "Length of the ongoing outage per target", outage_ms.clone());
@@ -94,7 +118,50 @@ impl Metrics {
         registry.register("probe_latency_seconds", "SET and GET round trips", latency.clone());
         registry.register("client_events", "Events the client library reported, by kind", client_events.clone());
         registry.register("lab_events", "Lab steps, by kind", lab_events.clone());
-        Metrics { registry, probes, down, outage_ms, outages, latency, client_events, lab_events }
+        registry.register(
+            "notices",
+            "Notices by kind: maintenance notices, stale-topology diagnoses (diagnosis), warnings",
+            notices.clone(),
+        );
+        Metrics { registry, probes, down, outage_ms, outages, latency, client_events, lab_events, notices, watch: None }
+    }
+
+    /// Registers the families of a long-running watcher.
+    pub fn enable_watch(&mut self) {
+        let w = WatchFamilies {
+            availability: Family::default(),
+            incident_open: Gauge::default(),
+            incidents: Counter::default(),
+            last_incident: Gauge::default(),
+        };
+        let r = &mut self.registry;
+        r.register(
+            "availability_ratio",
+            "Share of probes that succeeded since the watcher started",
+            w.availability.clone(),
+        );
+        r.register("incident_open", "1 while an incident is open", w.incident_open.clone());
+        r.register("incidents", "Incidents opened since the watcher started", w.incidents.clone());
+        r.register("last_incident_seconds", "Length of the last closed incident", w.last_incident.clone());
+        self.watch = Some(w);
+    }
+
+    /// Sets a watcher's gauges (and `target_down`) from its state.
+    pub fn watch_state(&self, st: &WatchState) {
+        let Some(w) = &self.watch else { return };
+        for (target, down, availability) in &st.targets {
+            let labels = TargetLabels { source: String::new(), target: target.clone() };
+            self.down.get_or_create(&labels).set(i64::from(*down));
+            w.availability.get_or_create(&labels).set(*availability);
+        }
+        w.incident_open.set(i64::from(st.incident_open));
+        let counted = w.incidents.get();
+        if st.incidents > counted {
+            w.incidents.inc_by(st.incidents - counted);
+        }
+        if let Some(s) = st.last_incident_s {
+            w.last_incident.set(s);
+        }
     }
 
     /// Counts one event (probe results are counted when the collector shows them, in scheduled order).
@@ -118,6 +185,9 @@ impl Metrics {
             Event::Lab(l) => {
                 let kind = l.kind_name();
                 self.lab_events.get_or_create(&KindLabels { kind }).inc();
+            }
+            Event::Notice(n) => {
+                self.notices.get_or_create(&KindLabels { kind: n.kind.clone() }).inc();
             }
             _ => {}
         }
@@ -184,6 +254,24 @@ impl MetricsSink {
             if let Ok(m) = m.lock() {
                 m.observe(ev);
             }
+        }
+    }
+
+    /// Metrics of a watcher served at `listen` (or none).
+    pub async fn start_watch(listen: Option<&str>) -> AppResult<Self> {
+        let sink = Self::start(listen, None).await?;
+        if let Some(m) = &sink.metrics {
+            if let Ok(mut m) = m.lock() {
+                m.enable_watch();
+            }
+        }
+        Ok(sink)
+    }
+
+    /// Sets a watcher's gauges.
+    pub fn watch_state(&self, st: &WatchState) {
+        if let Some(Ok(m)) = self.metrics.as_ref().map(|m| m.lock()) {
+            m.watch_state(st);
         }
     }
 

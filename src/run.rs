@@ -59,6 +59,7 @@ pub async fn dispatch(cli: Cli) -> AppResult<ExitCode> {
         Command::Compare(args) => crate::commands::compare::run(c, &args).await?,
         Command::Matrix(args) => crate::commands::matrix::run(c, &args).await?,
         Command::Monitor(args) => crate::commands::monitor::run(c, &args).await?,
+        Command::Watch(args) => crate::commands::watch::run(c, &args).await?,
         Command::Clients(args) => crate::commands::clients::run(c, &args).await?,
         Command::Completions { .. } | Command::Man => ExitCode::Ok,
         Command::Lab(args) => crate::commands::lab::run(c, &args).await?,

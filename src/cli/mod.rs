@@ -11,6 +11,8 @@ pub mod lab;
 pub use clients::{ClientsAction, ClientsArgs};
 mod matrix;
 pub use matrix::{MatrixArgs, TrafficChoice};
+mod watch;
+pub use watch::{parse_size, WatchArgs};
 mod resolve;
 
 use crate::mode::Mode;
@@ -205,6 +207,17 @@ pub enum Command {
         preset belongs to it: --clients lettuce@6,periodic=60s,ioredis@5."
     )]
     Matrix(MatrixArgs),
+    /// Leave it running: a low-rate baseline until the first sign of trouble, then an incident probed at full
+    /// rate and written, complete, into its own folder when it closes.
+    #[command(
+        after_help = "Examples:\n  redis-failover-probe --url rediss://cache:10000 --mode oss-cluster watch --out /var/lib/rfp \\\n    \
+        --metrics-listen 0.0.0.0:9464 --events /var/log/rfp/events.jsonl\n\n\
+        An incident opens on a failed probe, a topology change, a maintenance notice or an unreachable target, and\n\
+        closes --quiet after every shard is back. Its folder (named by its start) holds report.md, timeline.svg,\n\
+        summary.json (failover-recovery's schema) and events.jsonl with the minute before it. Ends on SIGTERM or\n\
+        Ctrl-C (exit 0), writing an open incident as interrupted."
+    )]
+    Watch(WatchArgs),
     /// The client-habit presets: how each popular cluster client learns a new topology, with its source.
     #[command(
         after_help = "Examples:\n  redis-failover-probe clients\n  redis-failover-probe clients show lettuce@6,periodic=60s\n  \

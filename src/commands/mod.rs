@@ -15,6 +15,7 @@ pub mod slots;
 pub mod sources;
 pub mod status;
 pub mod test_keys;
+pub mod watch;
 
 use std::sync::Arc;
 

@@ -83,7 +83,7 @@ impl Driver {
         let stdout = child.stdout.take().expect("piped stdout");
         let stderr = child.stderr.take().expect("piped stderr");
         let tail = Arc::new(Mutex::new(VecDeque::new()));
-        tokio::spawn(keep_tail(stderr, Arc::clone(&tail)));
+        let mut tail_task = tokio::spawn(keep_tail(stderr, Arc::clone(&tail)));
         let mut lines = BufReader::new(stdout).lines();
         let fail = |child: &mut Child, what: String| {
             let _ = child.start_kill();
@@ -95,6 +95,8 @@ impl Driver {
             Ok(other) => return Err(fail(&mut child, format!("expected a hello line, got {}", other.kind()))),
             Err(why) => {
                 let why = exited(&mut child, why).await;
+                // Its last words come on stderr, read by another task: they are whole once stderr closes.
+                let _ = tokio::time::timeout(Duration::from_millis(500), &mut tail_task).await;
                 return Err(fail(&mut child, format!("at start: {why}")));
             }
         };
@@ -126,6 +128,7 @@ impl Driver {
                 Ok(other) => return Err(fail(&mut child, format!("expected ready, got {}", other.kind()))),
                 Err(why) => {
                     let why = exited(&mut child, why).await;
+                    let _ = tokio::time::timeout(Duration::from_millis(500), &mut tail_task).await;
                     return Err(fail(&mut child, format!("while connecting: {why}")));
                 }
             }

@@ -39,6 +39,9 @@ pub struct EngineConfig {
     /// While this reads `true`, ticks pass without probes (an application idle through a maintenance);
     /// `None`: never paused.
     pub pause: Option<watch::Receiver<bool>>,
+    /// The interval, changed while the engine runs (`watch`: a slow baseline, fast during an incident); a
+    /// shorter one takes effect at once, not after the tick already waited for. `None`: `interval` throughout.
+    pub rate: Option<watch::Receiver<Duration>>,
 }
 
 /// What the scheduler itself measured.
@@ -142,11 +145,14 @@ pub async fn run(
     let mut busy: std::collections::HashSet<String> = Default::default();
     let mut books: std::collections::HashMap<String, Arc<exec::AckBook>> = Default::default();
     let origin = clock.origin();
-    // `tick` keeps the schedule; `seq` numbers the ticks that probed (a paused tick sends nothing).
-    let mut tick: u64 = 0;
+    // `offset` keeps the schedule (a sum, so a run of months never overflows a tick count, and the interval
+    // may change); `seq` numbers the ticks that probed (a paused tick sends nothing).
+    let mut rate = cfg.rate.clone();
+    let step = |rate: &Option<watch::Receiver<Duration>>| rate.as_ref().map_or(cfg.interval, |r| *r.borrow());
+    let mut offset = Duration::ZERO;
+    let mut last: Option<Duration> = None;
     let mut seq: u64 = 0;
     loop {
-        let offset = cfg.interval.saturating_mul(u32::try_from(tick).unwrap_or(u32::MAX));
         if *stop.borrow() {
             break;
         }
@@ -162,13 +168,21 @@ pub async fn run(
         tokio::select! {
             _ = tokio::time::sleep_until(due.into()) => {}
             _ = stop.changed() => break,
+            Some(()) = rate_changed(&mut rate) => {
+                // A new interval counts from the last tick, and never schedules one in the past.
+                let next = last.map_or(Duration::ZERO, |l| l + step(&rate));
+                let now = tokio::time::Instant::now().into_std().saturating_duration_since(origin);
+                offset = next.max(now.min(offset));
+                continue;
+            }
         }
         while let Some(done) = in_flight.try_join_next() {
             if let Ok(name) = done {
                 busy.remove(&name);
             }
         }
-        tick += 1;
+        last = Some(offset);
+        offset += step(&rate);
         if cfg.pause.as_ref().is_some_and(|p| *p.borrow()) {
             stats.paused_ticks += 1;
             continue;
@@ -240,6 +254,17 @@ pub async fn run(
     stats.lateness_p99_ms = lateness.p99().map(ms).unwrap_or(0.0);
     stats.lateness_max_ms = lateness.max().map(ms).unwrap_or(0.0);
     stats
+}
+
+/// Resolves when the live interval changes; never when there is none (or its sender is gone).
+async fn rate_changed(rate: &mut Option<watch::Receiver<Duration>>) -> Option<()> {
+    match rate {
+        Some(r) => match r.changed().await {
+            Ok(()) => Some(()),
+            Err(_) => std::future::pending().await,
+        },
+        None => std::future::pending().await,
+    }
 }
 
 fn ms(d: Duration) -> f64 {
@@ -354,7 +379,62 @@ mod tests {
             prefix: "rfp:".into(),
             run_id: "t".into(),
             pause: None,
+            rate: None,
         }
+    }
+
+    /// Answers every probe at once.
+    struct Instant_;
+
+    #[async_trait::async_trait]
+    impl Prober for Instant_ {
+        async fn write_read(&self, _: &exec::WriteRead<'_>) -> exec::ProbeResult {
+            exec::ProbeResult {
+                outcome: super::super::ProbeOutcome::Ok,
+                set_latency: None,
+                get_latency: None,
+                read: None,
+                acked_at: None,
+            }
+        }
+
+        fn routes(&self, targets: &[ProbeTarget]) -> Vec<Option<String>> {
+            vec![None; targets.len()]
+        }
+    }
+
+    /// A live rate: 1 s ticks, then 100 ms from the moment it changes (not from the next 1 s tick), then 1 s.
+    #[tokio::test(start_paused = true)]
+    async fn a_shorter_interval_takes_effect_at_once() {
+        let clock = Clock::start();
+        let (rate_tx, rate) = watch::channel(Duration::from_secs(1));
+        let cfg = EngineConfig {
+            interval: Duration::from_secs(1),
+            duration: Duration::from_secs(20),
+            rate: Some(rate),
+            ..cfg()
+        };
+        let target = targets::for_endpoint(&crate::topology::Endpoint::new("127.0.0.1", 1), 1, "rfp:", "t");
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let (_stop_tx, stop) = watch::channel(false);
+        let engine = tokio::spawn(run(Arc::new(Instant_), None, target, None, cfg, clock, tx, stop));
+        tokio::time::sleep(Duration::from_millis(2_500)).await;
+        rate_tx.send(Duration::from_millis(100)).unwrap();
+        tokio::time::sleep(Duration::from_millis(950)).await;
+        rate_tx.send(Duration::from_secs(1)).unwrap();
+        let stats = engine.await.unwrap();
+        let mut at = Vec::new();
+        while let Ok(Event::Probe(p)) = rx.try_recv() {
+            // Rounded to 10 ms: the run's clock and tokio's paused clock started a moment apart.
+            at.push((p.stamp.offset_ms + 5) / 10 * 10);
+        }
+        // 0, 1, 2 s; at once at 2.5 s, then every 100 ms until the change back at 3.45 s; then 1 s after the
+        // last fast tick, and 1 s steps to the end.
+        let mut want: Vec<u64> = vec![0, 1_000, 2_000];
+        want.extend((0..10).map(|i| 2_500 + i * 100));
+        want.extend((0..16).map(|i| 4_400 + i * 1_000));
+        assert_eq!(at, want);
+        assert_eq!(stats.ticks, at.len() as u64);
     }
 
     #[tokio::test]

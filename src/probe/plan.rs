@@ -17,6 +17,7 @@ pub fn engine_config(args: &ProbeSettings, source: &str, timeout: Duration, run_
         prefix: args.prefix.clone(),
         run_id: run_id.to_string(),
         pause: None,
+        rate: None,
     }
 }
 
