@@ -12,6 +12,7 @@ source scripts/bench-env.sh
 minutes="${SOAK_MINUTES:-60}"
 every="${EVERY_S:-300}"
 out="${SOAK_DIR:-$(mktemp -d)}"
+mkdir -p "$out"
 state="$out/lab.json"
 "$bin" lab up --topology cluster --detach --state "$state" --output json > "$out/lab-up.json"
 trap '"$bin" lab down --state "$state" >/dev/null 2>&1 || true' EXIT
@@ -41,9 +42,9 @@ sleep 70  # the last incident's quiet minute
 sample >> "$out/samples.txt"
 kill -TERM "$pid"
 wait "$pid" || true
-python3 - "$out" "$n" "$(getconf CLK_TCK)" <<'PY'
+python3 - "$out" "$n" "$(getconf CLK_TCK)" "$every" <<'PY'
 import glob, json, os, sys
-out, injected, hz = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+out, injected, hz, every = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 rows = [list(map(int, l.split())) for l in open(f"{out}/samples.txt")]
 t0, rss0, fd0, cpu0 = rows[0]
 t1, rss1, fd1, cpu1 = rows[-1]

@@ -71,7 +71,7 @@ Exit codes:
   5    a local failure unrelated to the target (the async runtime could not start, output could not be rendered)
   6    a real client's driver could not run (library not installed, node/npm/python3 missing, driver crashed,
        hung or broke the protocol)
-  130  interrupted (Ctrl-C / SIGTERM); partial results were printed and written";
+  130  interrupted (Ctrl-C / SIGTERM); partial results were printed and written (watch: 0, its normal end)";
 
 #[cfg(test)]
 mod tests {

@@ -233,9 +233,10 @@ pub async fn run(
     let mut diagnoser: Option<Diagnoser> = None;
     let mut previous: Option<Topology> = None;
     let origin = clock.origin();
-    let mut n: u32 = 0;
+    // A running sum, not interval × a counter: a watcher left for months never overflows a poll count.
+    let mut offset = Duration::ZERO;
     loop {
-        let due = origin + interval * n;
+        let due = origin + offset;
         if *stop.borrow() {
             break;
         }
@@ -251,7 +252,7 @@ pub async fn run(
             _ = tokio::time::sleep_until(due.into()) => {}
             _ = stop.changed() => break,
         }
-        n += 1;
+        offset += interval;
         result.polls += 1;
         if mode != Mode::OssCluster {
             let info = match nodes.client(&seeds[0]).await {
@@ -346,7 +347,7 @@ pub async fn run(
         }
         // Verdicts until the next poll is due; a node that takes its whole timeout to answer (dying, hung) is
         // judged at a later poll instead of holding up the topology reads of every node in between.
-        for (ep, verdict) in pings.collect(origin + interval * n).await {
+        for (ep, verdict) in pings.collect(origin + offset).await {
             let ok = nodes.settle(&ep, verdict).await;
             track_reachability(&clock, &tx, &mut reachable, &ep, ok);
         }
