@@ -352,6 +352,10 @@ pub struct FailoverRecoveryArgs {
     /// that client's habits make of it, e.g. `lettuce@6,periodic=60s` (aliases: moved-only, reconnect-refresh).
     #[arg(long, default_value = "direct", value_parser = crate::probe::styles::ClientSpec::parse, value_name = "CLIENT")]
     pub client: crate::probe::styles::ClientSpec,
+    /// With `--client real:LIB`: your application's options, a JSON object handed to the library's
+    /// constructor as it is (the same as `,options=FILE.json` after the client).
+    #[arg(long, value_name = "FILE.json")]
+    pub client_options: Option<PathBuf>,
     /// Probe flags.
     #[command(flatten)]
     pub probe: ProbeArgs,

@@ -131,7 +131,8 @@ pub fn check_style(client: &ClientSpec, mode: Mode) -> AppResult<()> {
 pub async fn run(c: &Ctx, args: &FailoverRecoveryArgs) -> AppResult<ExitCode> {
     let probe = crate::cli::probe_settings(&args.probe)?;
     rehearsal::validate(&args.lab, probe.duration)?;
-    check_style(&args.client, c.settings.target.mode)?;
+    let client = args.client.with_options(args.client_options.as_deref()).map_err(AppError::BadInput)?;
+    check_style(&client, c.settings.target.mode)?;
     let log = probe.events.as_deref().map(EventLog::create).transpose()?;
     let metrics =
         crate::metrics::MetricsSink::start(probe.metrics_listen.as_deref(), probe.metrics_file.as_deref()).await?;
@@ -160,7 +161,7 @@ pub async fn run(c: &Ctx, args: &FailoverRecoveryArgs) -> AppResult<ExitCode> {
     let stopped = session.stopped();
     // The probing client: a routed style over its own per-node connections, fred's client, or the real library.
     let how = super::sources::Probing { refresh_after: probe.refresh_after, keys: args.keys as usize };
-    let prepared = super::sources::prepare("", Arc::clone(&factory), &args.client, how, cfg.clone(), clock, &tx).await;
+    let prepared = super::sources::prepare("", Arc::clone(&factory), &client, how, cfg.clone(), clock, &tx).await;
     let prepared = match prepared {
         Ok(p) => p,
         Err(e) => {

@@ -101,6 +101,28 @@ impl ClientSpec {
         matches!(self.kind, ClientKind::Direct | ClientKind::Emulated(_))
     }
 
+    /// This client with the application's options file (`--client-options`): only a real library takes one,
+    /// and only once.
+    pub fn with_options(&self, options: Option<&std::path::Path>) -> Result<ClientSpec, String> {
+        let Some(path) = options else { return Ok(self.clone()) };
+        match &self.kind {
+            ClientKind::Real(r) if r.options.is_some() => {
+                Err(format!("--client {self} names its options already: leave out --client-options"))
+            }
+            ClientKind::Real(r) if r.lib == crate::drivers::Lib::RedisRs => {
+                Err("real:redis-rs takes no options file (its builder is set from the target)".into())
+            }
+            ClientKind::Real(r) => {
+                let real = crate::drivers::RealClient { options: Some(path.to_path_buf()), ..r.clone() };
+                Ok(ClientSpec {
+                    label: format!("{},options={}", self.label, path.display()),
+                    kind: ClientKind::Real(real),
+                })
+            }
+            _ => Err(format!("--client-options goes with --client real:LIB (a real library), not with {self}")),
+        }
+    }
+
     /// The real library behind `real:...`; `None` otherwise.
     pub fn real(&self) -> Option<&crate::drivers::RealClient> {
         match &self.kind {
@@ -165,6 +187,12 @@ mod tests {
         assert!(!r.is_emulated());
         assert!(ClientSpec::parse("real:jedis@7").unwrap_err().starts_with("unknown real client 'jedis'"));
         assert!(ClientSpec::parse("real:ioredis@5,periodic=1s").unwrap_err().contains("options=FILE.json"));
+        let p = std::path::Path::new("io.json");
+        let with = ClientSpec::parse("real:ioredis@5").unwrap().with_options(Some(p)).unwrap();
+        assert_eq!(with, r, "--client-options is the same as options= in the spec");
+        assert!(r.with_options(Some(p)).unwrap_err().contains("names its options already"));
+        assert!(ClientSpec::parse("ioredis@5").unwrap().with_options(Some(p)).unwrap_err().contains("real:LIB"));
+        assert_eq!(ClientSpec::parse("fred").unwrap().with_options(None).unwrap().label, "fred");
         let e = ClientSpec::parse("jedis@2").unwrap_err();
         assert!(e.starts_with("unknown client 'jedis@2'") && e.contains("lettuce@7"), "{e}");
     }
