@@ -25,7 +25,8 @@ sample() { echo "$(date +%s) $(awk '/VmRSS/{print $2}' "/proc/$pid/status") $(ls
 sleep 60
 sample > "$out/samples.txt"
 start=$(date +%s)
-end=$(( start + minutes * 60 - 60 ))
+# Injections at 5, 10, ... 60 minutes from the launch (12 in an hour at the defaults), then the last quiet minute.
+end=$(( start + minutes * 60 ))
 n=0
 while [ "$(date +%s)" -lt "$end" ]; do
   next=$(( start + (n + 1) * every - 60 ))

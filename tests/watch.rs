@@ -60,7 +60,7 @@ fn outage_ms(summary: &serde_json::Value, shard: &str) -> u64 {
 }
 
 #[test]
-fn two_kill_primary_injections_are_two_incidents_against_ground_truth() {
+fn two_kill_primary_injections_a_minute_apart_are_two_incidents_against_ground_truth() {
     support::require_redis();
     support::heavy(|| async {
         let mut lab = support::start_cluster(3, 1).await;
@@ -80,7 +80,13 @@ fn two_kill_primary_injections_are_two_incidents_against_ground_truth() {
         })
         .await;
         let mut truths = Vec::new();
+        let first = Instant::now();
         for (n, shard) in [(1usize, 0usize), (2, 1)] {
+            // The second injection a minute after the first.
+            tokio::time::sleep(
+                (first + Duration::from_secs(60 * (n as u64 - 1))).saturating_duration_since(Instant::now()),
+            )
+            .await;
             let r = lab.run(&Scenario::KillPrimary { shard: Some(shard) }).await.expect("kill-primary");
             truths.push(r);
             // Closes 5 s after every shard is back; a folder appears then.

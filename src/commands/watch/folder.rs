@@ -101,7 +101,8 @@ pub fn write(
         length_ms: end_ms.saturating_sub(rec.started_ms),
         baseline_from: at(rec.base_ms),
     };
-    std::fs::write(tmp.join("incident.json"), crate::output::to_json(&about)).map_err(|e| fail(&tmp, e))?;
+    let about = crate::secret::scrub(&crate::output::to_json(&about));
+    std::fs::write(tmp.join("incident.json"), about).map_err(|e| fail(&tmp, e))?;
     if let Some(e) = log_error {
         return Err(AppError::Local(e));
     }
