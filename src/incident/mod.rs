@@ -189,11 +189,6 @@ impl Tracker {
         }
         Vec::new()
     }
-
-    /// Forgets a target that left the plan (a shard that no longer exists), so it cannot hold an incident open.
-    pub fn retain_targets(&mut self, keep: impl Fn(&str) -> bool) {
-        self.down.retain(|t, _| keep(t));
-    }
 }
 
 /// `source/target`, or the target alone when there is one source.

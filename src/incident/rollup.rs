@@ -45,8 +45,8 @@ fn share_up(down_ms: u64, span_ms: u64) -> f64 {
 pub struct Rollup {
     /// Since the start, per target.
     pub total: BTreeMap<String, Counts>,
-    /// At the start of the current period: (probes, failed, time down) per target.
-    period_base: BTreeMap<String, (u64, u64, u64)>,
+    /// At the start of the current period: (probes, time down) per target.
+    period_base: BTreeMap<String, (u64, u64)>,
     /// Run offset (ms) the current period started at.
     period_start_ms: u64,
     /// Incidents opened since the start.
@@ -82,7 +82,7 @@ impl Rollup {
         let mut probes = 0;
         let mut shards = Vec::new();
         for (t, c) in &self.total {
-            let (p0, _, d0) = self.period_base.get(t).copied().unwrap_or_default();
+            let (p0, d0) = self.period_base.get(t).copied().unwrap_or_default();
             probes += c.probes - p0;
             let span = now_ms.saturating_sub(self.period_start_ms.max(c.first_ms));
             let down = c.down_until(now_ms).saturating_sub(d0);
@@ -94,8 +94,7 @@ impl Rollup {
             if self.period_incidents == 1 { "" } else { "s" },
             if shards.is_empty() { "no probes".to_string() } else { shards.join(", ") }
         );
-        self.period_base =
-            self.total.iter().map(|(t, c)| (t.clone(), (c.probes, c.failed, c.down_until(now_ms)))).collect();
+        self.period_base = self.total.iter().map(|(t, c)| (t.clone(), (c.probes, c.down_until(now_ms)))).collect();
         self.period_start_ms = now_ms;
         self.period_incidents = 0;
         line
