@@ -109,7 +109,7 @@ fn kill_primary_agrees_with_the_sigkilled_primary_column() {
 #[test]
 fn rolling_replace_of_every_node_seed_included_busy_and_idle() {
     support::heavy(|| async {
-        let clients = "redis-py@8,ioredis@5,fred,redis-py@8,dynamic-startup-nodes=false";
+        let clients = "redis-py@8,ioredis@5,real:ioredis@5,fred,redis-py@8,dynamic-startup-nodes=false";
         let (m, code) = matrix(
             &[
                 "--lab",
@@ -131,7 +131,9 @@ fn rolling_replace_of_every_node_seed_included_busy_and_idle() {
                 "--expect",
                 "rolling-replace/idle:redis-py@8,dynamic-startup-nodes=false=fail",
                 "--expect",
-                "rolling-replace/idle:ioredis@5=pass",
+                "rolling-replace/idle:ioredis@5=fail",
+                "--expect",
+                "rolling-replace/idle:real:ioredis@5=fail",
             ],
             Duration::from_secs(300),
         );
@@ -143,7 +145,7 @@ fn rolling_replace_of_every_node_seed_included_busy_and_idle() {
             assert!(col.truth.iter().all(|t| t.affected), "every shard is replaced: {:?}", col.truth);
         }
         // With traffic throughout: every shard of redis-py and ioredis back within 0.5 s of each replacement.
-        for client in ["redis-py@8", "ioredis@5"] {
+        for client in ["redis-py@8", "ioredis@5", "real:ioredis@5"] {
             let c = cell(busy, client);
             assert_eq!(c.fate, Fate::Recovered, "{client}: {c:?}");
             for sh in &c.shards {
@@ -157,8 +159,18 @@ fn rolling_replace_of_every_node_seed_included_busy_and_idle() {
             let c = cell(idle, client);
             assert_eq!(c.fate, Fate::Stuck, "{client} idle: {c:?}");
         }
-        // ioredis hears its node connections close, traffic or not, and refreshes from the nodes left.
-        assert_eq!(cell(idle, "ioredis@5").fate, Fate::Recovered, "{:?}", cell(idle, "ioredis@5"));
+        // ioredis only forgets a node whose connection ended; idle, it reads no new map, its pool drains and
+        // its startup node was replaced: stuck, the library as its preset, which says so without a disagreement.
+        for client in ["ioredis@5", "real:ioredis@5"] {
+            let c = cell(idle, client);
+            assert_eq!(c.fate, Fate::Stuck, "{client} idle: {c:?}");
+        }
+        let real = cell(idle, "real:ioredis@5");
+        assert!(real.how.starts_with("the library: ioredis 5."), "{real:?}");
+        for col in [busy, idle] {
+            let c = cell(col, "real:ioredis@5");
+            assert!(c.disagrees.is_empty(), "real:ioredis@5 flagged against its preset: {c:?}");
+        }
         assert_eq!(code, 0, "every expectation holds: {:?}", m.unexpected);
         assert!(m.passed());
     });

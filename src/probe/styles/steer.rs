@@ -176,7 +176,7 @@ impl Inner {
     }
 
     /// The client's background life, until it is closed: its timers (periodic refresh) and, for a client
-    /// that holds its connections, the connections themselves: one that broke is a connection error to the
+    /// that holds its connections, the connections themselves: one that broke is a lost connection to the
     /// habit at once (traffic or not), its reconnect attempts go on with the habit's backoff, and one that
     /// came back is a restored connection.
     pub(super) async fn watch_connections(self: Arc<Self>) {
@@ -195,7 +195,12 @@ impl Inner {
             if h.connections.on_demand {
                 continue;
             }
-            for ep in self.router.known() {
+            let held = if h.connections.replica_connections {
+                self.router.known()
+            } else {
+                self.router.map().shards.iter().map(|s| s.primary.endpoint.clone()).collect()
+            };
+            for ep in held {
                 match self.router.pool.connected(&ep) {
                     Some(false) => self.still_down(&ep, &h.connections.backoff).await,
                     Some(true) => {
@@ -217,7 +222,7 @@ impl Inner {
     /// attempts so far (by the habit's backoff) may call for a refresh.
     async fn still_down(self: &Arc<Self>, ep: &Endpoint, backoff: &Backoff) {
         if self.node_failed(ep, true) {
-            if let Some(t) = self.observe(Observation::ConnectionError { consecutive: 1 }) {
+            if let Some(t) = self.observe(Observation::ConnectionLost) {
                 self.refresh_for(t, Some(ep), Asked::default()).await;
             }
         }

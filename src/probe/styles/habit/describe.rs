@@ -119,6 +119,16 @@ pub fn describe(habit: &Habit) -> Vec<(String, String)> {
             "wait for the reconnect (or their timeout)".into()
         },
     );
+    row(
+        "connections held",
+        if c.on_demand {
+            "taken from a pool when a command needs one".into()
+        } else if c.replica_connections {
+            "to every node of the map, replicas included".into()
+        } else {
+            "to the primaries of the map only: a replica's loss goes unnoticed".into()
+        },
+    );
     if c.shared_router {
         row("one router", "every node's commands wait while it reconnects to one".into());
     }
@@ -152,6 +162,10 @@ fn trigger_words(h: &Habit, t: &Trigger) -> String {
             format!("an ASK to a node not in the map refreshes it ({waits}); other ASKs change nothing")
         }
         Trigger::Ask => format!("every ASK refreshes the map ({waits}); the command is sent again with ASKING"),
+        Trigger::ConnectionError(_) if h.triggers.error_needs_command => format!(
+            "{} ({waits}), only when a command fails on it: a connection that ends while idle just leaves the pool",
+            t.describe()
+        ),
         _ => format!("{} ({waits})", t.describe()),
     }
 }

@@ -104,6 +104,9 @@ pub struct Triggers {
     pub read_only: bool,
     /// A connection error or timeout: refresh after waiting this long (zero: at once).
     pub connection_error: Option<Duration>,
+    /// A connection error counts only when a command fails on it (ioredis refreshes in the command's error
+    /// handler): a held connection that breaks while no command uses it only leaves the pool.
+    pub error_needs_command: bool,
     /// This many consecutive connection failures within one command (Jedis).
     pub consecutive_failures: Option<u32>,
     /// A node has been reconnecting for this long (node-redis 6); again every as long while it still is.
@@ -135,6 +138,7 @@ impl Triggers {
         cluster_down: None,
         read_only: false,
         connection_error: None,
+        error_needs_command: false,
         consecutive_failures: None,
         reconnecting_for: None,
         reconnect_attempts: None,
@@ -259,6 +263,10 @@ pub struct Connections {
     pub forget_retired: bool,
     /// One router serves every node, so while it reconnects to one, every shard's commands wait (fred).
     pub shared_router: bool,
+    /// It holds connections to the replicas too, so a replica that goes away is a lost connection to it;
+    /// otherwise only to the primaries of its map (node-redis without `useReplicas`): a demoted primary's
+    /// connection is closed at the next refresh, and a replica's death goes unnoticed.
+    pub replica_connections: bool,
     /// Connections are made when a command needs one (redis-py, Jedis, go-redis pools), so a command for a
     /// dead node fails at once with the refused connect; otherwise a broken connection reconnects in the
     /// background and commands for its node wait for it (or for their timeout).

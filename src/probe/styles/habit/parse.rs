@@ -10,13 +10,14 @@ use super::{fmt_exact, AskRule, Consensus, DeadNode, Failing, Habit, MovedRetry,
 use crate::duration::{parse_duration, parse_positive_duration};
 
 /// Every parameter, with the values it takes (for error messages and `clients show`).
-pub const PARAMS: [(&str, &str); 30] = [
+pub const PARAMS: [(&str, &str); 32] = [
     ("moved", "refresh | every:N | patch"),
     ("reinitialize-steps", "N (redis-py: 0 patches only, 1 refreshes on every MOVED)"),
     ("ask", "never | unknown | always"),
     ("cluster-down", "off | DUR (refresh after DUR)"),
     ("readonly", "on | off"),
     ("connection-error", "off | DUR (refresh after DUR, 0 at once)"),
+    ("error-needs-command", "on | off (a connection that ends while idle does not count)"),
     ("consecutive-failures", "off | N"),
     ("reconnecting-for", "off | DUR"),
     ("reconnect-attempts", "off | N"),
@@ -36,6 +37,7 @@ pub const PARAMS: [(&str, &str); 30] = [
     ("backoff", BACKOFF_FORMS),
     ("forget-retired", "on | off"),
     ("shared-router", "on | off"),
+    ("replica-connections", "on | off (off: connections to the primaries only)"),
     ("on-demand", "on | off (connections made when a command needs one)"),
     ("health-check", "off | DUR"),
     ("timeout", "off | DUR"),
@@ -95,6 +97,7 @@ fn apply(h: &mut Habit, key: &str, value: &str) -> Result<(), String> {
         "cluster-down" => t.cluster_down = optional(value, parse_duration).map_err(bad)?,
         "readonly" => t.read_only = flag(value).map_err(bad)?,
         "connection-error" => t.connection_error = optional(value, parse_duration).map_err(bad)?,
+        "error-needs-command" => t.error_needs_command = flag(value).map_err(bad)?,
         "consecutive-failures" => t.consecutive_failures = optional(value, positive_count).map_err(bad)?,
         "reconnecting-for" => t.reconnecting_for = optional(value, parse_positive_duration).map_err(bad)?,
         "reconnect-attempts" => t.reconnect_attempts = optional(value, positive_count).map_err(bad)?,
@@ -134,6 +137,7 @@ fn apply(h: &mut Habit, key: &str, value: &str) -> Result<(), String> {
         "backoff" => c.backoff = parse_backoff(value)?,
         "forget-retired" => c.forget_retired = flag(value).map_err(bad)?,
         "shared-router" => c.shared_router = flag(value).map_err(bad)?,
+        "replica-connections" => c.replica_connections = flag(value).map_err(bad)?,
         "on-demand" => c.on_demand = flag(value).map_err(bad)?,
         "health-check" => c.health_check = optional(value, parse_positive_duration).map_err(bad)?,
         "timeout" => c.command_timeout = optional(value, parse_positive_duration).map_err(bad)?,
@@ -290,14 +294,16 @@ mod tests {
     #[test]
     fn every_parameter_is_accepted() {
         let spec = "jedis@7,reinitialize-steps=4,moved=every:3,ask=always,cluster-down=100ms,readonly=on,connection-error=0,\
-                    consecutive-failures=3,reconnecting-for=5s,reconnect-attempts=5,reconnected=yes,uncovered-slot=true,\
+                    error-needs-command=on,consecutive-failures=3,reconnecting-for=5s,reconnect-attempts=5,reconnected=yes,uncovered-slot=true,\
                     unknown-node=1,no-connection=on,periodic=30s,max-age=1m,rate-limit=5s,\
                     sources=redirector+known:shuffled:skip-failing+seeds:if-no-connection,consensus=majority,lazy=on,\
                     moved-retry=map,dynamic-startup-nodes=on,dead-node=drop,backoff=exp:50ms..2s+200ms,forget-retired=off,\
-                    shared-router=on,on-demand=off,health-check=3s,timeout=250ms,connect-timeout=1s,attempts=off";
+                    shared-router=on,replica-connections=off,on-demand=off,health-check=3s,timeout=250ms,connect-timeout=1s,attempts=off";
         let h = parse_habit(spec).unwrap();
-        assert_eq!(h.overrides.len(), 30);
+        assert_eq!(h.overrides.len(), 32);
         assert_eq!(h.triggers.moved, MovedRule::EveryNth(3));
+        assert!(h.triggers.error_needs_command);
+        assert!(!h.connections.replica_connections);
         assert_eq!(h.triggers.max_age, Some(Duration::from_secs(60)));
         assert_eq!(
             h.refresh.sources,

@@ -67,6 +67,7 @@ fn reconnecting(backoff: Backoff) -> Connections {
         backoff,
         forget_retired: true,
         shared_router: false,
+        replica_connections: true,
         on_demand: false,
         health_check: None,
         command_timeout: None,
@@ -112,8 +113,14 @@ fn node_redis(name: &str) -> Habit {
     let triggers = Triggers { moved: MovedRule::Refresh, ask: AskRule::UnknownTarget, ..Triggers::NONE };
     let refresh =
         in_order(vec![Step::Redirector, Step::Seeds(Order::LISTED, SeedsWhen::Always)], MovedRetry::RefreshedMap);
-    // maxCommandRedirections 16: 17 tries; connectTimeout 5000.
-    let connections = Connections { connect_timeout: Some(secs(5)), attempts: Some(17), ..reconnecting(backoff) };
+    // maxCommandRedirections 16: 17 tries; connectTimeout 5000. Without `useReplicas` a discovery makes
+    // clients for the primaries only and destroys those of nodes no longer in use (`#discover`).
+    let connections = Connections {
+        connect_timeout: Some(secs(5)),
+        attempts: Some(17),
+        replica_connections: false,
+        ..reconnecting(backoff)
+    };
     habit(name, source, triggers, refresh, connections)
 }
 
@@ -136,8 +143,9 @@ fn node_redis_6() -> Habit {
 
 /// ioredis 5.x (iovalkey alike): MOVED patches the slot, retries at the target and refreshes in the
 /// background; CLUSTERDOWN and "Connection is closed" retry and refresh after 100 ms; no periodic refresh
-/// (`slotsRefreshInterval` off since v5.0.0). Node connections never reconnect: a dead node leaves the pool
-/// and its slots go to a random node. Once the pool drained it reconnects to startupNodes with
+/// (`slotsRefreshInterval` off since v5.0.0), and only when a command fails: a connection that ends under an
+/// idle client just leaves the pool. Node connections never reconnect: a dead node leaves the pool and its
+/// slots go to a random node. Once the pool drained it reconnects to startupNodes with
 /// `clusterRetryStrategy` `min(100 + times*2, 2000)` ms.
 fn ioredis_5() -> Habit {
     let source = Source {
@@ -149,6 +157,9 @@ fn ioredis_5() -> Habit {
         moved: MovedRule::Refresh,
         cluster_down: Some(ms(100)),
         connection_error: Some(ms(100)),
+        // The pool only forgets a node whose connection ended ("-node"); the refresh after "Connection is
+        // closed" is in the command's error handler, so an idle client reads no new map.
+        error_needs_command: true,
         ..Triggers::NONE
     };
     let refresh = Refresh {

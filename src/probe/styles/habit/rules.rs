@@ -29,6 +29,9 @@ pub enum Observation {
         /// Connection failures of this command in a row, this one included.
         consecutive: u32,
     },
+    /// A held connection broke while no command was using it (noticed by a client that holds its
+    /// connections, traffic or not).
+    ConnectionLost,
     /// A node's connection made its `attempt`-th reconnect attempt (from 1), reconnecting for `for_`.
     ReconnectAttempt {
         /// Attempts so far, this one included.
@@ -164,6 +167,9 @@ pub fn wanted(habit: &Habit, obs: &Observation, hist: &History) -> Option<Trigge
             .connection_error
             .map(Trigger::ConnectionError)
             .or_else(|| t.consecutive_failures.filter(|n| consecutive >= *n).map(Trigger::ConsecutiveFailures)),
+        Observation::ConnectionLost => {
+            t.connection_error.filter(|_| !t.error_needs_command).map(Trigger::ConnectionError)
+        }
         Observation::ReconnectAttempt { attempt, for_ } => {
             let long = t
                 .reconnecting_for

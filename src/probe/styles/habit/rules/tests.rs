@@ -30,6 +30,8 @@ enum Ev {
         attempt: u32,
         since_ms: u64,
     },
+    /// A held connection broke with no command on it.
+    Lost,
     Restored,
     Unrouted,
     NoConn,
@@ -79,6 +81,7 @@ fn replay(name: &str, script: &[(u64, Ev)]) -> Vec<(u64, Trigger)> {
                 attempt: *attempt,
                 for_: now.saturating_sub(Duration::from_millis(*since_ms)),
             }),
+            Ev::Lost => see(Observation::ConnectionLost),
             Ev::Restored => see(Observation::Reconnected),
             Ev::Unrouted => see(Observation::UncoveredSlot),
             Ev::NoConn => see(Observation::NoConnection),
@@ -134,6 +137,20 @@ fn ioredis_refreshes_100ms_after_a_closed_connection_or_clusterdown() {
     assert_eq!(refresh_delay(&fired[0].1), Duration::from_millis(100));
     // No periodic refresh in v5: an idle client hears nothing.
     assert_eq!(replay("ioredis@5", &[(600_000, Ev::Tick)]), []);
+}
+
+#[test]
+fn ioredis_does_not_refresh_when_a_connection_ends_under_an_idle_client() {
+    // The pool forgets the node; only a command failing with "Connection is closed" refreshes.
+    assert_eq!(replay("ioredis@5", &[(0, Ev::Lost), (1000, Ev::Tick)]), []);
+    let fired = replay("ioredis@5", &[(0, Ev::Lost), (2000, Ev::Cmd(vec![Reply::Refused]))]);
+    assert_eq!(fired, [(2000, Trigger::ConnectionError(Duration::from_millis(100)))]);
+    // Clients that watch their connections refresh on the loss itself, traffic or not; the parameter turns
+    // that off for them too.
+    assert_eq!(replay("stackexchange@2", &[(0, Ev::Lost)]), [(0, Trigger::ConnectionError(Duration::ZERO))]);
+    let mut quiet = preset("stackexchange@2").unwrap();
+    quiet.triggers.error_needs_command = true;
+    assert_eq!(wanted(&quiet, &Observation::ConnectionLost, &History::default()), None);
 }
 
 #[test]
