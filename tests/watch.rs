@@ -107,6 +107,9 @@ fn two_kill_primary_injections_a_minute_apart_are_two_incidents_against_ground_t
             assert!(known.iter().any(|k| first.starts_with(k)), "{about}");
             assert_eq!(summary["command"], "watch");
             assert_eq!(summary["interval_ms"], 100, "the incident's own rate");
+            assert_eq!(summary["baseline_interval_ms"], 1000, "the rate of the minute before");
+            let report = std::fs::read_to_string(folder.join("report.md")).unwrap();
+            assert!(report.contains(", every 100ms (before the incident opened: every 1s); "), "{report}");
             // Every shard against the lab's own write watch: the baseline's 1 s finds the first failure, the
             // incident's 100 ms the recovery.
             let mut seen = Vec::new();

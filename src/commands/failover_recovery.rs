@@ -45,6 +45,7 @@ pub fn summarize(
         planned_duration_ms: args.duration.as_millis() as u64,
         elapsed_ms: outcome.elapsed.as_millis() as u64,
         interval_ms: args.interval.as_millis() as u64,
+        baseline_interval_ms: None,
         interrupted: outcome.interrupted,
         overall: collect::overall(&targets),
         targets,

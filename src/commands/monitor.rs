@@ -72,6 +72,7 @@ impl MonitorSummary {
             planned_duration_ms: args.duration.as_millis() as u64,
             elapsed_ms: self.elapsed_ms,
             interval_ms: args.interval.as_millis() as u64,
+            baseline_interval_ms: None,
             interrupted: self.interrupted,
             targets: vec![],
             overall: Default::default(),

@@ -67,13 +67,18 @@ fn table_header(out: &mut String, names: &[&str]) {
 
 fn header(out: &mut String, s: &RunSummary) {
     let _ = writeln!(out, "# Failover probe report: {}\n", s.command);
+    let every = match s.baseline_interval_ms {
+        Some(base) if base != s.interval_ms => {
+            format!("every {} (before the incident opened: every {})", fmt_ms(s.interval_ms), fmt_ms(base))
+        }
+        _ => format!("every {}", fmt_ms(s.interval_ms)),
+    };
     let _ = writeln!(
         out,
-        "Started {}; probed for {} of {} planned, every {}; redis-failover-probe {}.",
+        "Started {}; probed for {} of {} planned, {every}; redis-failover-probe {}.",
         s.started_at,
         fmt_ms(s.elapsed_ms),
         fmt_ms(s.planned_duration_ms),
-        fmt_ms(s.interval_ms),
         s.version
     );
     if s.interrupted {
@@ -361,5 +366,16 @@ mod tests {
         let md = render_markdown(&s);
         assert!(md.contains("**Interrupted** after 12.3s"));
         assert!(md.starts_with("# Failover probe report: failover-recovery\n"));
+    }
+
+    #[test]
+    fn a_watch_incident_names_both_intervals() {
+        let mut s = sample();
+        assert!(render_markdown(&s).contains(" planned, every 100ms; "));
+        s.baseline_interval_ms = Some(1000);
+        let md = render_markdown(&s);
+        assert!(md.contains(" planned, every 100ms (before the incident opened: every 1s); "), "{md}");
+        s.baseline_interval_ms = Some(100);
+        assert!(render_markdown(&s).contains(" planned, every 100ms; "));
     }
 }

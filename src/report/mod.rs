@@ -41,6 +41,9 @@ pub struct RunSummary {
     pub elapsed_ms: u64,
     /// Probe interval (ms).
     pub interval_ms: u64,
+    /// A watch incident: the baseline interval (ms) of the stretch before it opened, which its events include.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_interval_ms: Option<u64>,
     /// Ended early by Ctrl-C / SIGTERM.
     pub interrupted: bool,
     /// Per target.

@@ -108,6 +108,7 @@ pub fn sample() -> RunSummary {
         planned_duration_ms: PLANNED_MS,
         elapsed_ms: PLANNED_MS,
         interval_ms: 100,
+        baseline_interval_ms: None,
         interrupted: false,
         overall: overall(&targets),
         targets,

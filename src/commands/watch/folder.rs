@@ -41,6 +41,8 @@ pub struct FolderPlan {
     pub clock: Clock,
     /// The probe settings of an incident (its interval is the incident interval).
     pub probe: ProbeSettings,
+    /// The baseline interval, at which the stretch before the incident was probed.
+    pub baseline: Duration,
     /// The probe timeout.
     pub timeout: Duration,
 }
@@ -86,8 +88,9 @@ pub fn write(
     let log_error = collector.log_error.clone();
     let outcome = SessionOutcome { collector, schedule: Vec::new(), elapsed: span, interrupted };
     let probe = ProbeSettings { duration: span, ..plan.probe.clone() };
-    let summary =
+    let mut summary =
         super::super::failover_recovery::summarize("watch", vec![plan.info.clone()], &probe, &clock, &outcome, None);
+    summary.baseline_interval_ms = Some(crate::probe::duration_ms(plan.baseline));
     let json = crate::secret::scrub(&crate::output::to_json(&summary));
     std::fs::write(tmp.join("summary.json"), json).map_err(|e| fail(&tmp, e))?;
     report::write_report(&tmp.join("report.md"), &summary)?;

@@ -87,6 +87,7 @@ pub async fn run(c: &Ctx, args: &WatchArgs) -> AppResult<ExitCode> {
         targets: Vec::new(),
         clock,
         probe,
+        baseline: args.interval,
         timeout: target.timeout,
     };
     let tracker = Tracker::new(TrackerConfig { quiet: args.quiet, max_len: args.incident_max });
