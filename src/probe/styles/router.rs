@@ -129,6 +129,11 @@ impl Router {
         read(&self.map).endpoints()
     }
 
+    /// The primaries of the current map, one per shard.
+    pub(super) fn primaries(&self) -> Vec<Endpoint> {
+        read(&self.map).shards.iter().map(|s| s.primary.endpoint.clone()).collect()
+    }
+
     pub(super) fn failing_nodes(&self) -> BTreeSet<Endpoint> {
         lock(&self.failing).keys().cloned().collect()
     }

@@ -195,11 +195,7 @@ impl Inner {
             if h.connections.on_demand {
                 continue;
             }
-            let held = if h.connections.replica_connections {
-                self.router.known()
-            } else {
-                self.router.map().shards.iter().map(|s| s.primary.endpoint.clone()).collect()
-            };
+            let held = if h.connections.replica_connections { self.router.known() } else { self.router.primaries() };
             for ep in held {
                 match self.router.pool.connected(&ep) {
                     Some(false) => self.still_down(&ep, &h.connections.backoff).await,
@@ -233,7 +229,7 @@ impl Inner {
             let still = self.router.known().contains(ep) && self.is_failing(ep);
             let first =
                 lock(&self.router.failing).get_mut(ep).is_some_and(|f| !std::mem::replace(&mut f.stuck_reported, true));
-            if still && first && self.router.map().shards.iter().any(|s| s.primary.endpoint == *ep) {
+            if still && first && self.router.primaries().contains(ep) {
                 self.emit(
                     ClientEventKind::Stuck,
                     Some(ep),

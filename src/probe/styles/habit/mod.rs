@@ -264,8 +264,8 @@ pub struct Connections {
     /// One router serves every node, so while it reconnects to one, every shard's commands wait (fred).
     pub shared_router: bool,
     /// It holds connections to the replicas too, so a replica that goes away is a lost connection to it;
-    /// otherwise only to the primaries of its map (node-redis without `useReplicas`): a demoted primary's
-    /// connection is closed at the next refresh, and a replica's death goes unnoticed.
+    /// otherwise only the primaries of its current map are watched (node-redis without `useReplicas`): a
+    /// replica's death, a demoted primary's included, goes unnoticed.
     pub replica_connections: bool,
     /// Connections are made when a command needs one (redis-py, Jedis, go-redis pools), so a command for a
     /// dead node fails at once with the refused connect; otherwise a broken connection reconnects in the
